@@ -1,0 +1,72 @@
+/**
+ * One error class with a stable string code. Every layer throws these; the HTTP
+ * layer maps `code` to a status through {@link httpStatusFor}, the only place
+ * where that mapping lives.
+ */
+
+/** HTTP status for every stable error code the kernel and its domains use. */
+const STATUS_BY_CODE = {
+  invalid_argument: 400,
+  invalid_cursor: 400,
+  invalid_expected_version: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  insufficient_scope: 403,
+  not_found: 404,
+  conflict: 409,
+  version_conflict: 409,
+  idempotency_key_reuse: 409,
+  precondition_failed: 412,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+  projection_timeout: 504,
+} as const;
+
+export type ErrorCode = keyof typeof STATUS_BY_CODE;
+
+export interface FieldProblem {
+  field: string;
+  code?: string;
+  message: string;
+}
+
+export interface KernelErrorOptions {
+  cause?: unknown;
+  details?: FieldProblem[];
+  retryable?: boolean;
+  /** Extra machine-readable members for the problem document (e.g. `quota`). */
+  extra?: Record<string, unknown>;
+}
+
+export class KernelError extends Error {
+  readonly code: ErrorCode;
+  readonly details: FieldProblem[] | undefined;
+  readonly retryable: boolean;
+  readonly extra: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: KernelErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "KernelError";
+    this.code = code;
+    this.details = options.details;
+    this.retryable = options.retryable ?? (code === "version_conflict" || code === "unavailable");
+    this.extra = options.extra;
+  }
+}
+
+/** Thrown by a reconciler to stop retries of its key. */
+export class TerminalError extends KernelError {
+  constructor(message: string, options: KernelErrorOptions = {}) {
+    super("internal", message, { ...options, retryable: false });
+    this.name = "TerminalError";
+  }
+}
+
+export function httpStatusFor(code: ErrorCode): number {
+  return STATUS_BY_CODE[code];
+}
+
+export function isKernelError(err: unknown, code?: ErrorCode): err is KernelError {
+  return err instanceof KernelError && (code === undefined || err.code === code);
+}

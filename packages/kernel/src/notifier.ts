@@ -1,0 +1,82 @@
+import { EventEmitter } from "node:events";
+import pg from "pg";
+
+/** Channel the event log's insert trigger notifies on every commit. */
+export const EVENTS_CHANNEL = "plfm_events";
+/** Channel the projection runner notifies after it advances a checkpoint. */
+export const CHECKPOINTS_CHANNEL = "plfm_checkpoints";
+
+/**
+ * One LISTEN connection per process, shared by every waiter in it.
+ *
+ * States: idle → connecting → listening → (connection lost) → connecting … → stopped.
+ * On every (re)connect subscribers get a wake-up with payload `null`, because
+ * notifications sent while disconnected are lost: a wake-up is only a hint to
+ * re-read, never data, so a spurious one is harmless and a lost one is not.
+ */
+export class Notifier {
+  readonly #url: string;
+  readonly #emitter = new EventEmitter();
+  readonly #channels = new Set<string>();
+  #client: pg.Client | null = null;
+  #stopped = false;
+  #connecting: Promise<void> | null = null;
+
+  constructor(connectionString: string) {
+    this.#url = connectionString;
+    this.#emitter.setMaxListeners(0);
+  }
+
+  /** Calls `fn(payload)` on each notification; returns the unsubscribe. */
+  async subscribe(channel: string, fn: (payload: string | null) => void): Promise<() => void> {
+    this.#emitter.on(channel, fn);
+    if (!this.#channels.has(channel)) {
+      this.#channels.add(channel);
+      await this.#ensureConnected();
+      await this.#client?.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    } else {
+      await this.#ensureConnected();
+    }
+    return () => this.#emitter.off(channel, fn);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    const c = this.#client;
+    this.#client = null;
+    await c?.end().catch(() => {});
+  }
+
+  #ensureConnected(): Promise<void> {
+    if (this.#client || this.#stopped) return Promise.resolve();
+    this.#connecting ??= this.#connect().finally(() => {
+      this.#connecting = null;
+    });
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<void> {
+    for (let delay = 100; !this.#stopped; delay = Math.min(delay * 2, 2000)) {
+      const client = new pg.Client({ connectionString: this.#url, application_name: "plfm-notifier" });
+      try {
+        await client.connect();
+        for (const ch of this.#channels) await client.query(`LISTEN ${pg.escapeIdentifier(ch)}`);
+      } catch {
+        await client.end().catch(() => {});
+        await new Promise((r) => setTimeout(r, delay));
+        continue;
+      }
+      client.on("notification", (n) => this.#emitter.emit(n.channel, n.payload ?? ""));
+      const lost = () => {
+        if (this.#client !== client) return;
+        this.#client = null;
+        void this.#ensureConnected();
+      };
+      client.on("error", lost);
+      client.on("end", lost);
+      this.#client = client;
+      for (const ch of this.#channels) this.#emitter.emit(ch, null);
+      return;
+    }
+  }
+}

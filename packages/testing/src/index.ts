@@ -1,0 +1,1 @@
+export * from "./test-db.ts";
