@@ -68,14 +68,61 @@ CREATE TABLE projection_checkpoints (
   updated_at      timestamptz NOT NULL DEFAULT now()
 );
 
--- A wake-up hint for feed readers and the projection runner, sent at commit.
--- Never the data path: readers always re-read the log. One per statement, and
--- Postgres folds identical notifications within a transaction.
-CREATE FUNCTION events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Appends one command's events in one statement (so one round trip and an
+-- implicit transaction): check the aggregates' heads against the writer's
+-- expectations, claim the idempotency key (a concurrent duplicate waits on its
+-- unique index, then finds it taken), and insert the events only if both held.
+-- Aggregates with a NULL expectation are appended at their current end; a
+-- racing writer then fails on events_aggregate_seq_key, so sequences stay
+-- gapless either way. A plpgsql function so the plan is cached: planning this
+-- statement afresh costs more than executing it.
+CREATE FUNCTION kernel_append(
+  p_agg_types text[], p_agg_ids text[], p_agg_expected int[],
+  p_types text[], p_ids text[], p_offsets int[], p_event_types text[], p_event_versions int[],
+  p_org_ids text[], p_app_ids text[], p_env_ids text[], p_correlation_ids text[], p_causation_ids bigint[],
+  p_payloads jsonb[],
+  p_actor_type text, p_actor_id text, p_request_id text, p_occurred_at timestamptz,
+  p_idem_key text, p_idem_scope text, p_idem_endpoint text, p_idem_hash text, p_idem_response jsonb,
+  p_idem_expires_at timestamptz
+) RETURNS TABLE (ok boolean, event_id bigint, tx_id xid8, aggregate_seq integer)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 BEGIN
-  PERFORM pg_notify('plfm_events', '');
-  RETURN NULL;
+  RETURN QUERY
+  WITH heads AS (
+    SELECT a.t, a.i, a.x,
+           coalesce((SELECT e.aggregate_seq FROM events e
+                      WHERE e.aggregate_type = a.t AND e.aggregate_id = a.i
+                      ORDER BY e.aggregate_seq DESC LIMIT 1), 0) AS head
+      FROM unnest(p_agg_types, p_agg_ids, p_agg_expected) AS a(t, i, x)
+  ), chk AS (
+    SELECT coalesce(bool_and(h.x IS NULL OR h.x = h.head), true) AS ok FROM heads h
+  ), idem AS (
+    INSERT INTO idempotency_records AS r
+      (scope, actor_id, endpoint, idempotency_key, request_hash, response, last_tx_id, created_at, expires_at)
+    SELECT p_idem_scope, p_actor_id, p_idem_endpoint, p_idem_key, p_idem_hash, p_idem_response,
+           pg_current_xact_id(), p_occurred_at, p_idem_expires_at
+      FROM chk WHERE chk.ok AND p_idem_key IS NOT NULL
+    ON CONFLICT (scope, actor_id, endpoint, idempotency_key) DO UPDATE
+      SET request_hash = EXCLUDED.request_hash, response = EXCLUDED.response, last_tx_id = EXCLUDED.last_tx_id,
+          created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+      WHERE r.expires_at <= now()
+    RETURNING 1
+  ), ins AS (
+    INSERT INTO events AS ev (aggregate_type, aggregate_id, aggregate_seq, event_type, event_version, actor_type,
+      actor_id, request_id, org_id, app_id, env_id, correlation_id, causation_id, idempotency_key, payload,
+      occurred_at)
+    SELECT n.t, n.i, h.head + n.k, n.et, n.ev, p_actor_type, p_actor_id, p_request_id, n.o, n.a, n.en, n.c,
+           n.ca, p_idem_key, n.p, p_occurred_at
+      FROM unnest(p_types, p_ids, p_offsets, p_event_types, p_event_versions, p_org_ids, p_app_ids, p_env_ids,
+                  p_correlation_ids, p_causation_ids, p_payloads) WITH ORDINALITY
+             AS n(t, i, k, et, ev, o, a, en, c, ca, p, ord)
+      JOIN heads h ON h.t = n.t AND h.i = n.i
+     WHERE (SELECT chk.ok FROM chk) AND (p_idem_key IS NULL OR EXISTS (SELECT 1 FROM idem))
+     ORDER BY n.ord
+    RETURNING ev.event_id, ev.tx_id, ev.aggregate_seq
+  )
+  SELECT (SELECT chk.ok FROM chk), ins.event_id, ins.tx_id, ins.aggregate_seq
+    FROM (SELECT 1) AS one LEFT JOIN ins ON true
+   ORDER BY ins.event_id;
 END;
-$$;
-CREATE TRIGGER events_notify AFTER INSERT ON events
-  FOR EACH STATEMENT EXECUTE FUNCTION events_notify();
+$fn$;

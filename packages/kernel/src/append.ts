@@ -4,6 +4,7 @@ import { KernelError } from "./errors.ts";
 import type { CommandMeta, NewEvent, Payload, StoredEvent } from "./events.ts";
 import { findReplay, IDEMPOTENCY_TTL_MS, type IdempotencyRequest, type Replay } from "./idempotency.ts";
 import type { Position } from "./position.ts";
+import { wakeReaders } from "./wake.ts";
 
 /** The last sequence number the writer saw for an aggregate (0 = new). */
 export interface Expectation {
@@ -30,56 +31,13 @@ export type AppendResult =
   | { replayed: false; events: StoredEvent[]; position: Position }
   | ({ replayed: true } & Replay);
 
-// One statement, so one round trip and an implicit transaction: check the
-// aggregates' heads, claim the idempotency key (a concurrent duplicate waits
-// on its unique index), then insert the events only if both succeeded.
-const APPEND_SQL = `
-WITH input AS (
-  SELECT t.*, row_number() OVER (PARTITION BY t.aggregate_type, t.aggregate_id ORDER BY t.ord) AS n
-  FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[],
-              $8::text[], $9::text[], $10::bigint[], $11::jsonb[]) WITH ORDINALITY
-    AS t(aggregate_type, aggregate_id, expected_seq, event_type, event_version, org_id, app_id,
-         env_id, correlation_id, causation_id, payload, ord)
-), heads AS (
-  SELECT a.aggregate_type, a.aggregate_id, a.expected_seq,
-         coalesce((SELECT e.aggregate_seq FROM events e
-                    WHERE e.aggregate_type = a.aggregate_type AND e.aggregate_id = a.aggregate_id
-                    ORDER BY e.aggregate_seq DESC LIMIT 1), 0) AS head
-  FROM (SELECT DISTINCT ON (aggregate_type, aggregate_id) aggregate_type, aggregate_id, expected_seq
-          FROM input ORDER BY aggregate_type, aggregate_id, ord) a
-), ok AS (
-  SELECT coalesce(bool_and(expected_seq IS NULL OR expected_seq = head), true) AS ok FROM heads
-), idem AS (
-  INSERT INTO idempotency_records
-    (scope, actor_id, endpoint, idempotency_key, request_hash, response, last_tx_id, created_at, expires_at)
-  SELECT $16, $13, $17, $15, $18, $19::jsonb, pg_current_xact_id(), $20, $21
-    FROM ok WHERE ok.ok AND $15::text IS NOT NULL
-  ON CONFLICT (scope, actor_id, endpoint, idempotency_key) DO UPDATE
-    SET request_hash = EXCLUDED.request_hash, response = EXCLUDED.response, last_tx_id = EXCLUDED.last_tx_id,
-        created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
-    WHERE idempotency_records.expires_at <= now()
-  RETURNING 1
-), ins AS (
-  INSERT INTO events (aggregate_type, aggregate_id, aggregate_seq, event_type, event_version, actor_type,
-    actor_id, request_id, org_id, app_id, env_id, correlation_id, causation_id, idempotency_key, payload,
-    occurred_at)
-  SELECT i.aggregate_type, i.aggregate_id, h.head + i.n, i.event_type, i.event_version, $12, $13, $14,
-         i.org_id, i.app_id, i.env_id, i.correlation_id, i.causation_id, $15, i.payload, $20
-    FROM input i JOIN heads h USING (aggregate_type, aggregate_id) CROSS JOIN ok
-   WHERE ok.ok AND ($15::text IS NULL OR EXISTS (SELECT 1 FROM idem))
-   ORDER BY i.ord
-  RETURNING event_id, tx_id, aggregate_type, aggregate_id, aggregate_seq
-)
-SELECT (SELECT ok FROM ok) AS ok, ins.event_id, ins.tx_id, ins.aggregate_type, ins.aggregate_id, ins.aggregate_seq
-  FROM (SELECT 1) one LEFT JOIN ins ON true
- ORDER BY ins.event_id`;
+const APPEND_SQL = `SELECT ok, event_id, tx_id, aggregate_seq FROM kernel_append(
+  $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`;
 
 interface AppendRow {
   ok: boolean;
   event_id: string | null;
   tx_id: string | null;
-  aggregate_type: string | null;
-  aggregate_id: string | null;
   aggregate_seq: number | null;
 }
 
@@ -94,14 +52,36 @@ export async function append(db: Queryable, input: AppendInput): Promise<AppendR
   if (input.events.length === 0) throw new KernelError("invalid_argument", "append needs at least one event");
   const clock = input.clock ?? systemClock;
   const now = clock.now();
-  const expectedBy = new Map<string, number>();
-  for (const x of input.expected ?? []) expectedBy.set(`${x.aggregateType}\u0000${x.aggregateId}`, x.seq);
   const ev = input.events;
   const idem = input.idempotency;
+  // One entry per distinct aggregate, with its expectation (null = "at the end"),
+  // and per event its 1-based offset within its aggregate.
+  const aggIndex = new Map<string, number>();
+  const aggs: { type: string; id: string; expected: number | null }[] = [];
+  const counts: number[] = [];
+  const offsets = ev.map((e) => {
+    const k = `${e.aggregateType}\u0000${e.aggregateId}`;
+    let i = aggIndex.get(k);
+    if (i === undefined) {
+      i = aggs.length;
+      aggIndex.set(k, i);
+      aggs.push({ type: e.aggregateType, id: e.aggregateId, expected: null });
+      counts.push(0);
+    }
+    counts[i] = (counts[i] ?? 0) + 1;
+    return counts[i];
+  });
+  for (const x of input.expected ?? []) {
+    const i = aggIndex.get(`${x.aggregateType}\u0000${x.aggregateId}`);
+    if (i !== undefined) (aggs[i] as { expected: number | null }).expected = x.seq;
+  }
   const params = [
+    aggs.map((a) => a.type),
+    aggs.map((a) => a.id),
+    aggs.map((a) => a.expected),
     ev.map((e) => e.aggregateType),
     ev.map((e) => e.aggregateId),
-    ev.map((e) => expectedBy.get(`${e.aggregateType}\u0000${e.aggregateId}`) ?? null),
+    offsets,
     ev.map((e) => e.eventType),
     ev.map((e) => e.eventVersion ?? 1),
     ev.map((e) => e.orgId ?? null),
@@ -113,12 +93,12 @@ export async function append(db: Queryable, input: AppendInput): Promise<AppendR
     input.meta.actorType,
     input.meta.actorId,
     input.meta.requestId,
+    now,
     idem?.key ?? null,
     idem?.scope ?? null,
     idem?.endpoint ?? null,
     idem?.requestHash ?? null,
     idem ? JSON.stringify(idem.response ?? null) : null,
-    now,
     new Date(now.getTime() + IDEMPOTENCY_TTL_MS),
   ];
   let rows: AppendRow[];
@@ -164,6 +144,7 @@ export async function append(db: Queryable, input: AppendInput): Promise<AppendR
     };
   });
   const last = events[events.length - 1] as StoredEvent;
+  wakeReaders(db);
   return { replayed: false, events, position: { txId: last.txId, eventId: last.eventId } };
 }
 

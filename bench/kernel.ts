@@ -1,0 +1,34 @@
+// npm run bench:kernel — the kernel's figures, measured in one run on one
+// database and one pool size. Prints one JSON line on stdout.
+
+import { createPool, kernelMigrations, migrate } from "@plfm/kernel";
+import pg from "pg";
+import { benchAppend } from "./kernel/append.ts";
+import { benchServer, report, round } from "./lib.ts";
+
+const POOL_SIZE = Number(process.env.PLFM_BENCH_POOL ?? 8);
+const server = await benchServer();
+const dbName = `plfm_bench_${process.pid}`;
+const admin = new pg.Client({ connectionString: server.url });
+await admin.connect();
+await admin.query(`CREATE DATABASE ${dbName}`);
+const u = new URL(server.url);
+u.pathname = `/${dbName}`;
+const url = u.toString();
+const pool = createPool(url, { max: POOL_SIZE, applicationName: "plfm-bench" });
+try {
+  await migrate(pool, [kernelMigrations]);
+  const a = await benchAppend(pool, { workers: POOL_SIZE, roundMs: 2000, rounds: 3 });
+  report({
+    pool_size: POOL_SIZE,
+    raw_insert_per_s: round(a.raw_insert_per_s, 0),
+    append_per_s: round(a.append_per_s, 0),
+    append_ratio: round(a.append_per_s / a.raw_insert_per_s, 3),
+    batch_append_events_per_s: round(a.batch_append_events_per_s, 0),
+  });
+} finally {
+  await pool.end();
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.end();
+  await server.stop();
+}

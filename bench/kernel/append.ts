@@ -1,0 +1,84 @@
+// raw_insert_per_s vs append_per_s vs batch_append_events_per_s, interleaved in
+// rounds on one database and one pool size so that machine drift hits all alike.
+import { append, type NewEvent, newId, type Pool, requestHash } from "@plfm/kernel";
+import { throughput } from "../lib.ts";
+
+const meta = { actorType: "system", actorId: "bench", requestId: "req_bench" };
+
+export interface AppendFigures {
+  raw_insert_per_s: number;
+  append_per_s: number;
+  batch_append_events_per_s: number;
+}
+
+export async function benchAppend(pool: Pool, opts: { workers: number; roundMs: number; rounds: number }) {
+  await pool.query("CREATE TABLE IF NOT EXISTS bench_raw (id bigserial PRIMARY KEY, payload jsonb NOT NULL)");
+  // Each worker owns its aggregates, so expected sequences are known locally:
+  // this measures the append path, not conflict retries.
+  const seqs = new Map<string, number>();
+  const aggregateFor = (w: number, i: number) => `thing_bench_w${w}_${i % 50}`;
+  let n = 0;
+  const single = async (w: number) => {
+    const id = aggregateFor(w, n++);
+    const seq = seqs.get(id) ?? 0;
+    const key = newId("key");
+    const body = { thing_id: id, n };
+    await append(pool, {
+      meta,
+      events: [
+        {
+          aggregateType: "thing",
+          aggregateId: id,
+          eventType: "thing.touched",
+          payload: body,
+          orgId: "org_bench",
+        },
+      ],
+      expected: [{ aggregateType: "thing", aggregateId: id, seq }],
+      idempotency: {
+        scope: "org_bench",
+        actorId: "bench",
+        endpoint: "things.touch",
+        key,
+        requestHash: requestHash("things.touch", body),
+        response: { thing_id: id },
+      },
+    });
+    seqs.set(id, seq + 1);
+  };
+  const batch = async (w: number) => {
+    const id = `${aggregateFor(w, n++)}_b`;
+    const seq = seqs.get(id) ?? 0;
+    const events: NewEvent[] = Array.from({ length: 10 }, (_, i) => ({
+      aggregateType: "thing",
+      aggregateId: id,
+      eventType: "thing.touched",
+      payload: { thing_id: id, i },
+      orgId: "org_bench",
+    }));
+    await append(pool, { meta, events, expected: [{ aggregateType: "thing", aggregateId: id, seq }] });
+    seqs.set(id, seq + 10);
+    return 10;
+  };
+  const raw = async () => {
+    await pool.query({
+      name: "bench_raw_insert",
+      text: "INSERT INTO bench_raw (payload) VALUES ($1)",
+      values: [JSON.stringify({ thing_id: "thing_x", n: n++ })],
+    });
+  };
+  // Warm up connections and plans.
+  await throughput(opts.workers, 300, raw);
+  await throughput(opts.workers, 300, single);
+  const sums = { raw: 0, single: 0, batch: 0 };
+  for (let r = 0; r < opts.rounds; r++) {
+    sums.raw += await throughput(opts.workers, opts.roundMs, raw);
+    sums.single += await throughput(opts.workers, opts.roundMs, single);
+    sums.batch += await throughput(opts.workers, opts.roundMs, batch);
+  }
+  return {
+    raw_insert_per_s: sums.raw / opts.rounds,
+    append_per_s: sums.single / opts.rounds,
+    batch_append_events_per_s: sums.batch / opts.rounds,
+  } satisfies AppendFigures;
+}
