@@ -41,18 +41,14 @@ export async function benchServer(): Promise<BenchServer> {
   };
 }
 
-/** Runs `workers` loops of `op` for `ms`; returns completed ops per second. */
-export async function throughput(
-  workers: number,
-  ms: number,
-  op: (worker: number) => Promise<number | void>,
-) {
+/** Runs `workers` loops of `op` for `ms`; returns completed units per second (`op` returns its units). */
+export async function throughput(workers: number, ms: number, op: (worker: number) => Promise<number>) {
   const until = performance.now() + ms;
   let count = 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
-      while (performance.now() < until) count += (await op(w)) ?? 1;
+      while (performance.now() < until) count += await op(w);
     }),
   );
   return count / ((performance.now() - t0) / 1000);

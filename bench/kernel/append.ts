@@ -45,6 +45,7 @@ export async function benchAppend(pool: Pool, opts: { workers: number; roundMs: 
       },
     });
     seqs.set(id, seq + 1);
+    return 1;
   };
   const batch = async (w: number) => {
     const id = `${aggregateFor(w, n++)}_b`;
@@ -66,6 +67,7 @@ export async function benchAppend(pool: Pool, opts: { workers: number; roundMs: 
       text: "INSERT INTO bench_raw (payload) VALUES ($1)",
       values: [JSON.stringify({ thing_id: "thing_x", n: n++ })],
     });
+    return 1;
   };
   // Warm up connections and plans.
   await throughput(opts.workers, 300, raw);

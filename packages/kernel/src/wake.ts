@@ -31,10 +31,13 @@ export function wakeReaders(db: Queryable): void {
   const cur = s;
   const send = (): void => {
     cur.again = false;
-    db.query("SELECT pg_notify($1, '')", [EVENTS_CHANNEL]).then(
-      () => (cur.again ? send() : void (cur.inFlight = false)),
-      () => void (cur.inFlight = false),
-    );
+    const done = (): void => {
+      if (cur.again) send();
+      else cur.inFlight = false;
+    };
+    db.query("SELECT pg_notify($1, '')", [EVENTS_CHANNEL]).then(done, () => {
+      cur.inFlight = false;
+    });
   };
   send();
 }
