@@ -1,0 +1,155 @@
+import { resolve } from "node:path";
+
+/** Where the HTTP server listens. `host` is a bare address (no brackets) or a name. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** The `plfm server` configuration, read from the environment (spec platform.md §1). */
+export interface ServerConfig {
+  /** `DATABASE_URL`; null means "run an embedded Postgres in {@link ServerConfig.embeddedDataDir}". */
+  databaseUrl: string | null;
+  /** Absolute data directory of the embedded Postgres (`./.plfm/pg` under the working directory). */
+  embeddedDataDir: string;
+  /** `PLFM_LISTEN_ADDR`, default `[::]:8080`. */
+  listen: ListenAddress;
+  /** `PLFM_LOG_LEVEL`, default `info`. */
+  logLevel: LogLevel;
+  /** `PLFM_PROJECTION_WAIT_TIMEOUT_SECS` (default 5) in milliseconds: the read-your-writes bound. */
+  projectionWaitTimeoutMs: number;
+}
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const DEFAULT_LISTEN_ADDR = "[::]:8080";
+export const DEFAULT_EMBEDDED_DATA_DIR = ".plfm/pg";
+
+/** Invalid configuration; `problems` holds one line per bad variable. The CLI exits 2 on it. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/**
+ * Reads the server configuration. Every bad variable is reported at once, so an
+ * operator fixes them in one round instead of one per restart.
+ * @throws ConfigError
+ */
+export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ServerConfig {
+  const problems: string[] = [];
+  const attempt = <T>(name: string, parse: () => T, fallback: T): T => {
+    try {
+      return parse();
+    } catch (err) {
+      problems.push(`${name}: ${(err as Error).message}`);
+      return fallback;
+    }
+  };
+
+  const config: ServerConfig = {
+    databaseUrl: attempt("DATABASE_URL", () => parseDatabaseUrl(env.DATABASE_URL), null),
+    embeddedDataDir: resolve(cwd, DEFAULT_EMBEDDED_DATA_DIR),
+    listen: attempt(
+      "PLFM_LISTEN_ADDR",
+      () => parseListenAddr(nonEmpty(env.PLFM_LISTEN_ADDR) ?? DEFAULT_LISTEN_ADDR),
+      { host: "::", port: 8080 },
+    ),
+    logLevel: attempt("PLFM_LOG_LEVEL", () => parseLogLevel(env.PLFM_LOG_LEVEL), "info" as LogLevel),
+    projectionWaitTimeoutMs: attempt(
+      "PLFM_PROJECTION_WAIT_TIMEOUT_SECS",
+      () => parsePositiveSeconds(env.PLFM_PROJECTION_WAIT_TIMEOUT_SECS, 5) * 1000,
+      5000,
+    ),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+// An empty variable is treated as unset: `FOO= plfm server` is how shells unset for one command.
+function nonEmpty(value: string | undefined): string | undefined {
+  const v = value?.trim();
+  return v === undefined || v === "" ? undefined : v;
+}
+
+function parseDatabaseUrl(value: string | undefined): string | null {
+  const v = nonEmpty(value);
+  if (v === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new Error("not a URL (expected postgres://user:password@host:port/database)");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new Error(`scheme must be postgres:// or postgresql://, got ${url.protocol}//`);
+  }
+  return v;
+}
+
+/**
+ * Parses `host:port` or `[ipv6]:port`. A bare IPv6 address without brackets is
+ * refused because its last group cannot be told apart from a port.
+ */
+export function parseListenAddr(value: string): ListenAddress {
+  let host: string;
+  let portText: string;
+  if (value.startsWith("[")) {
+    const close = value.indexOf("]");
+    if (close < 0 || value[close + 1] !== ":") throw new Error(`expected [ipv6]:port, got "${value}"`);
+    host = value.slice(1, close);
+    portText = value.slice(close + 2);
+    if (!host.includes(":")) throw new Error(`brackets are only for IPv6 addresses, got "${value}"`);
+  } else {
+    const colon = value.lastIndexOf(":");
+    if (colon < 0) throw new Error(`expected host:port, got "${value}"`);
+    host = value.slice(0, colon);
+    portText = value.slice(colon + 1);
+    if (host.includes(":"))
+      throw new Error(`write IPv6 addresses in brackets, e.g. [::1]:8080, got "${value}"`);
+  }
+  if (host === "") throw new Error(`missing host in "${value}" (use [::] or 0.0.0.0 for all interfaces)`);
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+    throw new Error(`port must be an integer 0–65535, got "${portText}"`);
+  }
+  return { host, port: Number(portText) };
+}
+
+/** Formats an address back to `host:port` / `[v6]:port`. */
+export function formatListenAddr(addr: ListenAddress): string {
+  return addr.host.includes(":") ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
+}
+
+function parseLogLevel(value: string | undefined): LogLevel {
+  const v = nonEmpty(value)?.toLowerCase() ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(v)) {
+    throw new Error(`must be one of ${LOG_LEVELS.join(", ")}, got "${value}"`);
+  }
+  return v as LogLevel;
+}
+
+function parsePositiveSeconds(value: string | undefined, fallback: number): number {
+  const v = nonEmpty(value);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600) {
+    throw new Error(`must be a number of seconds above 0 and at most 3600, got "${value}"`);
+  }
+  return n;
+}
+
+/** `url` with its password replaced, for log lines and error messages. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "<unparseable DATABASE_URL>";
+  }
+}

@@ -1,0 +1,142 @@
+import type { AddressInfo } from "node:net";
+import { createLogger, type Logger } from "@plfm/kernel";
+import type { FastifyInstance } from "fastify";
+import { formatListenAddr, type ListenAddress, type ServerConfig } from "./config.ts";
+import { type Database, openDatabase, StartupError } from "./database.ts";
+import { buildApp } from "./http/app.ts";
+import { createServerMetrics, type ServerMetrics } from "./http/metrics.ts";
+import { databaseReadiness } from "./readiness.ts";
+
+/** A started `plfm server`. */
+export interface RunningServer {
+  /** Base URL of the API as bound, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** The address actually bound (the port is real even when 0 was asked for). */
+  address: ListenAddress;
+  app: FastifyInstance;
+  database: Database;
+  metrics: ServerMetrics;
+  logger: Logger;
+  /** Stops serving, stops background workers, closes the pool, stops the embedded Postgres. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A background worker's stop function; the server calls them in reverse start order on close. */
+export type StopWorker = () => Promise<void>;
+
+export interface StartServerOptions {
+  /** Defaults to JSON logs on stdout at `config.logLevel`. */
+  logger?: Logger;
+}
+
+// In-flight requests get this long to finish on shutdown; long-lived streams must not hold it up forever.
+const HTTP_CLOSE_TIMEOUT_MS = 10_000;
+
+/**
+ * Starts the control plane: database (embedded when `DATABASE_URL` is unset),
+ * migrations, background workers, then the HTTP API. Anything started is
+ * stopped again when a later step fails.
+ * @throws StartupError when the database or the listen address cannot be used.
+ */
+export async function startServer(
+  config: ServerConfig,
+  options: StartServerOptions = {},
+): Promise<RunningServer> {
+  const logger = options.logger ?? serverLogger(config.logLevel);
+  const metrics = createServerMetrics("plfm");
+  const database = await openDatabase(config, logger);
+  const workers: StopWorker[] = [];
+  const app = buildApp({
+    logger,
+    metrics,
+    readiness: databaseReadiness(database.pool, database.migrationNames),
+  });
+
+  // ── Domain routes ─────────────────────────────────────────────────────────
+  // Bounded contexts register their routes on `app` here, before it listens.
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      // HTTP first: requests in flight may be waiting on a projection, which
+      // must keep running until they are answered. Then workers, then the pool.
+      await closeWithin(app, HTTP_CLOSE_TIMEOUT_MS, logger);
+      for (const stop of workers.reverse()) {
+        await stop().catch((err) => logger.error({ err }, "a background worker failed to stop"));
+      }
+      await database.close();
+    })();
+    return closing;
+  };
+
+  try {
+    // ── LEAD: singleton workers start here ──────────────────────────────────
+    // Start the projection runner (packages/kernel/src/projections/) under the
+    // leader lease (packages/kernel/src/lease.ts) on `database.pool`, reporting
+    // lag through `metrics.kernel`, and push its stop function onto `workers`
+    // so that shutdown stops it after HTTP and before the pool ends. Only the
+    // replica holding the lease runs it (spec platform.md §1); the others keep
+    // serving the API. The read-your-writes bound is
+    // `config.projectionWaitTimeoutMs`.
+    // ────────────────────────────────────────────────────────────────────────
+
+    const address = await listen(app, config.listen, logger);
+    const url = `http://${formatListenAddr(address)}`;
+    logger.info({ url, database: database.displayUrl }, `plfm server listening on ${url}`);
+    return { url, address, app, database, metrics, logger, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/**
+ * JSON logs on stdout. Written through `process.stdout`, which Node writes
+ * synchronously to files and pipes on Linux, rather than pino's default
+ * asynchronous stream: the last lines before `process.exit` (the shutdown)
+ * must neither be lost nor come out of order.
+ */
+export function serverLogger(level: string): Logger {
+  return createLogger({ name: "plfm", level, destination: process.stdout });
+}
+
+/**
+ * Listens on `addr`. `[::]` (the default) falls back to 0.0.0.0 on hosts
+ * without IPv6, so the default configuration works everywhere.
+ */
+async function listen(app: FastifyInstance, addr: ListenAddress, logger: Logger): Promise<ListenAddress> {
+  try {
+    await app.listen({ host: addr.host, port: addr.port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (addr.host === "::" && (code === "EAFNOSUPPORT" || code === "EADDRNOTAVAIL")) {
+      logger.warn(`IPv6 is not available here; listening on 0.0.0.0:${addr.port} instead of [::]`);
+      return listen(app, { host: "0.0.0.0", port: addr.port }, logger);
+    }
+    const where = formatListenAddr(addr);
+    const why =
+      code === "EADDRINUSE"
+        ? "the address is already in use"
+        : code === "EACCES"
+          ? "permission denied (ports below 1024 need privileges)"
+          : code === "EADDRNOTAVAIL" || code === "ENOTFOUND"
+            ? "no such local address"
+            : (err as Error).message;
+    throw new StartupError(`cannot listen on ${where} (PLFM_LISTEN_ADDR): ${why}`, { cause: err });
+  }
+  const bound = app.server.address() as AddressInfo;
+  return { host: addr.host, port: bound.port };
+}
+
+async function closeWithin(app: FastifyInstance, ms: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((r) => {
+    timer = setTimeout(() => r(true), ms);
+  });
+  const late = await Promise.race([app.close().then(() => false), timedOut]);
+  clearTimeout(timer);
+  if (late) {
+    logger.warn(`HTTP connections still open after ${ms} ms; closing them`);
+    app.server.closeAllConnections();
+  }
+}
