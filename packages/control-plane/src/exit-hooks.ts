@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { loadEmbeddedPostgres } from "@plfm/kernel";
 
 interface AsyncExitHook {
   hookedEvents(): string[];
@@ -14,7 +15,9 @@ interface AsyncExitHook {
  * so we remove those hooks. Its `exit` hook stays: on any `process.exit` it
  * still sends SIGINT to a Postgres we did not stop, so none is orphaned.
  */
-export function releaseEmbeddedPostgresSignalHooks(): void {
+export async function releaseEmbeddedPostgresSignalHooks(): Promise<void> {
+  // The kernel loads the package lazily; load it now so its hooks exist to remove.
+  await loadEmbeddedPostgres().catch(() => {});
   let hook: AsyncExitHook;
   try {
     // Resolve exactly as the kernel does, so we get the same module instance.

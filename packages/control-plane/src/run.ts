@@ -25,7 +25,7 @@ const DUPLICATE_SIGNAL_WINDOW_MS = 1000;
  */
 export async function runServer(config: ServerConfig, options: { logger?: Logger } = {}): Promise<number> {
   const logger = options.logger ?? serverLogger(config.logLevel);
-  releaseEmbeddedPostgresSignalHooks();
+  await releaseEmbeddedPostgresSignalHooks();
 
   let state: "starting" | "serving" | "stopping" = "starting";
   let exitCode = 0;

