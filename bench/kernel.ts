@@ -4,6 +4,8 @@
 import { createPool, kernelMigrations, migrate } from "@plfm/kernel";
 import pg from "pg";
 import { benchAppend } from "./kernel/append.ts";
+import { benchProjectionCatchUp } from "./kernel/projection.ts";
+import { benchRyw } from "./kernel/ryw.ts";
 import { benchServer, report, round } from "./lib.ts";
 
 const POOL_SIZE = Number(process.env.PLFM_BENCH_POOL ?? 8);
@@ -19,12 +21,19 @@ const pool = createPool(url, { max: POOL_SIZE, applicationName: "plfm-bench" });
 try {
   await migrate(pool, [kernelMigrations]);
   const a = await benchAppend(pool, { workers: POOL_SIZE, roundMs: 2000, rounds: 3 });
+  const catchup = await benchProjectionCatchUp(pool, 200_000);
+  const ryw = await benchRyw(pool, url, { rate: 300, seconds: 10 });
   report({
     pool_size: POOL_SIZE,
     raw_insert_per_s: round(a.raw_insert_per_s, 0),
     append_per_s: round(a.append_per_s, 0),
     append_ratio: round(a.append_per_s / a.raw_insert_per_s, 3),
     batch_append_events_per_s: round(a.batch_append_events_per_s, 0),
+    projection_catchup_events_per_s: round(catchup, 0),
+    ryw_p50_ms: round(ryw.ryw_p50_ms, 2),
+    ryw_p99_ms: round(ryw.ryw_p99_ms, 2),
+    ryw_rate_per_s: round(ryw.ryw_rate_per_s, 0),
+    ryw_failures: ryw.ryw_failures,
   });
 } finally {
   await pool.end();
