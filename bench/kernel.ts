@@ -32,6 +32,8 @@ try {
     projection_catchup_events_per_s: round(catchup, 0),
     ryw_p50_ms: round(ryw.ryw_p50_ms, 2),
     ryw_p99_ms: round(ryw.ryw_p99_ms, 2),
+    ryw_append_p50_ms: round(ryw.ryw_append_p50_ms, 2),
+    ryw_append_p99_ms: round(ryw.ryw_append_p99_ms, 2),
     ryw_rate_per_s: round(ryw.ryw_rate_per_s, 0),
     ryw_failures: ryw.ryw_failures,
   });

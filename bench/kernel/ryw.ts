@@ -26,6 +26,7 @@ export async function benchRyw(pool: Pool, url: string, opts: { rate: number; se
   await runner.start();
   await watcher.start();
   const latencies: number[] = [];
+  const appendLatencies: number[] = [];
   let failures = 0;
   const command = async (i: number) => {
     const id = `ryw_${i % 500}`;
@@ -44,6 +45,7 @@ export async function benchRyw(pool: Pool, url: string, opts: { rate: number; se
           response: {},
         },
       });
+      appendLatencies.push(performance.now() - t0);
       await watcher.waitFor(r.position, ["bench_ryw"]);
       latencies.push(performance.now() - t0);
     } catch {
@@ -66,9 +68,12 @@ export async function benchRyw(pool: Pool, url: string, opts: { rate: number; se
   await runner.stop();
   await notifier.stop();
   latencies.sort((a, b) => a - b);
+  appendLatencies.sort((a, b) => a - b);
   return {
     ryw_p50_ms: percentile(latencies, 50),
     ryw_p99_ms: percentile(latencies, 99),
+    ryw_append_p50_ms: percentile(appendLatencies, 50),
+    ryw_append_p99_ms: percentile(appendLatencies, 99),
     ryw_rate_per_s: achieved,
     ryw_failures: failures,
   };

@@ -1,13 +1,13 @@
 import { EventEmitter } from "node:events";
 import pg from "pg";
+import { onLocalSignal } from "./wake.ts";
 
-/** Channel the event log's insert trigger notifies on every commit. */
-export const EVENTS_CHANNEL = "plfm_events";
-/** Channel the projection runner notifies after it advances a checkpoint. */
-export const CHECKPOINTS_CHANNEL = "plfm_checkpoints";
+export { CHECKPOINTS_CHANNEL, EVENTS_CHANNEL } from "./channels.ts";
 
 /**
- * One LISTEN connection per process, shared by every waiter in it.
+ * One LISTEN connection per process, shared by every waiter in it. Signals
+ * raised in this process for the same database URL (see wake.ts) arrive too,
+ * without the round trip through Postgres.
  *
  * States: idle → connecting → listening → (connection lost) → connecting … → stopped.
  * On every (re)connect subscribers get a wake-up with payload `null`, because
@@ -30,6 +30,7 @@ export class Notifier {
   /** Calls `fn(payload)` on each notification; returns the unsubscribe. */
   async subscribe(channel: string, fn: (payload: string | null) => void): Promise<() => void> {
     this.#emitter.on(channel, fn);
+    const offLocal = onLocalSignal(this.#url, channel, fn);
     if (!this.#channels.has(channel)) {
       this.#channels.add(channel);
       await this.#ensureConnected();
@@ -37,7 +38,10 @@ export class Notifier {
     } else {
       await this.#ensureConnected();
     }
-    return () => this.#emitter.off(channel, fn);
+    return () => {
+      this.#emitter.off(channel, fn);
+      offLocal();
+    };
   }
 
   async stop(): Promise<void> {

@@ -1,23 +1,50 @@
+import { EventEmitter } from "node:events";
 import pg from "pg";
+import { EVENTS_CHANNEL } from "./channels.ts";
 import type { Queryable } from "./db/pool.ts";
-import { EVENTS_CHANNEL } from "./notifier.ts";
+
+// In-process signals, keyed by database URL and channel: an appender and a
+// reader in the same process (the usual server) need no round trip through
+// Postgres to wake each other.
+const local = new EventEmitter();
+local.setMaxListeners(0);
+const localKey = (url: string, channel: string) => `${channel}\u0000${url}`;
+
+/** Listens for in-process signals on `channel` of the database at `url`. */
+export function onLocalSignal(url: string, channel: string, fn: (payload: string) => void): () => void {
+  const key = localKey(url, channel);
+  local.on(key, fn);
+  return () => local.off(key, fn);
+}
+
+/** Signals in-process listeners of the pool's database (no-op for anything but a pool). */
+export function signalLocal(db: Queryable, channel: string, payload: string): void {
+  const url = db instanceof pg.Pool ? db.options.connectionString : undefined;
+  if (url) local.emit(localKey(url, channel), payload);
+}
 
 // Per pool: is a wake-up in flight, and did another append land meanwhile?
 const state = new WeakMap<object, { inFlight: boolean; again: boolean }>();
 
+// Its own short transaction, committed without waiting for the WAL flush: a
+// NOTIFY holds a cluster-wide lock through its commit, and it is only a hint.
+const NOTIFY_SQL = `BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('${EVENTS_CHANNEL}', ''); COMMIT`;
+
 /**
- * Tells LISTENing readers (feed hub, projection runner) that events landed.
+ * Tells readers (feed hubs, projection runners) that events landed: at once
+ * in this process, and through NOTIFY in others.
  *
- * Sent after commit as its own statement, never inside the append: a NOTIFY
- * in a writing transaction takes a global lock through that transaction's
- * commit flush, which serialises every appender and defeats group commit.
- * Coalesced per pool (at most one in flight, plus one more if appends landed
- * meanwhile) and not awaited: it is only a hint, and readers poll as a fallback.
- * Only pools are woken: a client inside the caller's own transaction must not
- * get a stray query, so such a caller calls this with its pool after COMMIT.
+ * Sent after commit, never inside the append: a NOTIFY in a writing
+ * transaction holds that lock through the commit's flush, which serialises
+ * every appender and defeats group commit. Coalesced per pool (at most one in
+ * flight, plus one more if appends landed meanwhile) and not awaited: readers
+ * poll as a fallback. Only pools are woken: a client inside the caller's own
+ * transaction must not get a stray query, so such a caller calls this with
+ * its pool after COMMIT.
  */
 export function wakeReaders(db: Queryable): void {
   if (!(db instanceof pg.Pool)) return;
+  signalLocal(db, EVENTS_CHANNEL, "");
   let s = state.get(db);
   if (!s) {
     s = { inFlight: false, again: false };
@@ -35,7 +62,7 @@ export function wakeReaders(db: Queryable): void {
       if (cur.again) send();
       else cur.inFlight = false;
     };
-    db.query("SELECT pg_notify($1, '')", [EVENTS_CHANNEL]).then(done, () => {
+    db.query(NOTIFY_SQL).then(done, () => {
       cur.inFlight = false;
     });
   };

@@ -4,10 +4,12 @@ import type { Pool } from "../db/pool.ts";
 import { CHECKPOINTS_CHANNEL } from "../notifier.ts";
 import { comparePositions, type Position } from "../position.ts";
 import { type EventFilter, readBatch } from "../read.ts";
+import { signalLocal } from "../wake.ts";
 import {
   advanceCheckpointSql,
   type CheckpointRow,
   checkpointFromRow,
+  checkpointPayload,
   LOCK_CHECKPOINT_SQL,
   lockCheckpoint,
   type Projection,
@@ -32,13 +34,18 @@ export interface BatchOutcome {
 }
 
 // Sent right after COMMIT, so our own transaction no longer holds the horizon
-// back. Two index probes on events_order_idx: is anything at or past where we
-// stopped readable now (below the fresh horizon), or committed but still
-// behind an open transaction (at or past it)?
+// back: is anything at or past where we stopped readable now (below the fresh
+// horizon), or committed but still behind an open transaction (at or past it)?
+// Written as ORDER BY … LIMIT 1 probes because those can only be served well by
+// an index scan on events_order_idx; a bare EXISTS with range conditions lets
+// a planner with stale statistics pick a sequential scan of the whole log.
 const probeSql = (p: Position) => `
 WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
-SELECT EXISTS (SELECT 1 FROM events, h WHERE tx_id >= '${p.txId}'::xid8 AND tx_id < h.xmin) AS readable,
-       EXISTS (SELECT 1 FROM events, h WHERE tx_id >= h.xmin AND tx_id >= '${p.txId}'::xid8) AS held`;
+SELECT coalesce((SELECT tx_id FROM events WHERE tx_id >= '${p.txId}'::xid8 ORDER BY tx_id LIMIT 1) < h.xmin, false)
+         AS readable,
+       (SELECT tx_id FROM events WHERE tx_id >= greatest('${p.txId}'::xid8, h.xmin) ORDER BY tx_id LIMIT 1) IS NOT NULL
+         AS held
+  FROM h`;
 
 type Results = pg.QueryResult | pg.QueryResult[];
 const lastResult = (r: Results): pg.QueryResult | undefined => (Array.isArray(r) ? r[r.length - 1] : r);
@@ -80,6 +87,8 @@ export async function runBatch(pool: Pool, projection: Projection, batchSize: nu
     // Should the probe itself fail, the batch is committed but reported as an
     // error: harmless, the next batch starts from the committed checkpoint.
     const probe = lastResult(await client.query(tail.join(";\n")))?.rows[0];
+    // Waiters in this process hear of it at once; others through the NOTIFY.
+    if (comparePositions(to, from) > 0) signalLocal(pool, CHECKPOINTS_CHANNEL, checkpointPayload(name, to));
     return {
       applied: batch.events.length,
       full: batch.full,
