@@ -4,6 +4,7 @@
 import { createPool, kernelMigrations, migrate } from "@plfm/kernel";
 import pg from "pg";
 import { benchAppend } from "./kernel/append.ts";
+import { benchFeedFanout } from "./kernel/feed.ts";
 import { benchProjectionCatchUp } from "./kernel/projection.ts";
 import { benchRyw } from "./kernel/ryw.ts";
 import { benchServer, report, round } from "./lib.ts";
@@ -20,6 +21,7 @@ const url = u.toString();
 const pool = createPool(url, { max: POOL_SIZE, applicationName: "plfm-bench" });
 try {
   await migrate(pool, [kernelMigrations]);
+  const feed = await benchFeedFanout(pool, url, { streams: 500, events: 200, ratePerS: 50 });
   const a = await benchAppend(pool, { workers: POOL_SIZE, roundMs: 2000, rounds: 3 });
   const catchup = await benchProjectionCatchUp(pool, 200_000);
   const ryw = await benchRyw(pool, url, { rate: 300, seconds: 10 });
@@ -36,6 +38,12 @@ try {
     ryw_append_p99_ms: round(ryw.ryw_append_p99_ms, 2),
     ryw_rate_per_s: round(ryw.ryw_rate_per_s, 0),
     ryw_failures: ryw.ryw_failures,
+    feed_subscribers: feed.streams,
+    feed_fanout_p50_ms: feed.fanout_p50_ms,
+    feed_fanout_p99_ms: feed.fanout_p99_ms,
+    feed_missing: feed.missing,
+    feed_rss_mb: feed.rss_streams_mb,
+    feed_rss_idle_mb: feed.rss_idle_mb,
   });
 } finally {
   await pool.end();

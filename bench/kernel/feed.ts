@@ -1,24 +1,16 @@
-// Fan-out benchmark for the change feed: N SSE streams (default 500) on one
-// FeedHub in this process, served over real sockets to a child process that
-// holds the clients; appends events one by one and reports commit → receipt
-// latency over every (event, stream) pair, and this process's RSS.
-//
-// Standalone: node --import tsx packages/kernel/src/feed/fanout-bench.ts [postgres-server-url]
-// prints one JSON line on stdout. `benchFeedFanout` is meant to be wired into
-// `npm run bench:kernel` (bench/kernel.ts) by whoever owns it.
+// feed_fanout_p99_ms and feed_rss_mb: N SSE streams (500) on one FeedHub in
+// this process, served over real sockets to a child process that holds the
+// clients; appends events one by one and measures commit → receipt latency
+// over every (event, stream) pair, and this process's RSS while serving them.
+// Runs first in bench:kernel so the RSS is the serving process's, not what
+// earlier phases left behind.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
-import { append } from "../append.ts";
-import { kernelMigrations, migrate } from "../db/migrate.ts";
-import { createPool, type Pool } from "../db/pool.ts";
-import { Notifier } from "../notifier.ts";
-import { FeedHub } from "./feed-hub.ts";
-import { serveSse } from "./sse.ts";
+import { append, FeedHub, Notifier, type Pool, serveSse } from "@plfm/kernel";
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -145,31 +137,6 @@ async function clientMain(port: number, streams: number): Promise<void> {
   }
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  if (process.argv[2] === "client") {
-    await clientMain(Number(process.argv[3]), Number(process.argv[4]));
-  } else {
-    const serverUrl = process.argv[2] ?? "postgres://postgres@127.0.0.1:5432/postgres";
-    const dbName = `plfm_fanout_${process.pid}`;
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    const u = new URL(serverUrl);
-    u.pathname = `/${dbName}`;
-    const pool = createPool(u.toString(), { max: 8, applicationName: "plfm-bench" });
-    try {
-      await migrate(pool, [kernelMigrations]);
-      const f = await benchFeedFanout(pool, u.toString(), {
-        streams: Number(process.env.FANOUT_STREAMS ?? 500),
-        events: Number(process.env.FANOUT_EVENTS ?? 200),
-        ratePerS: Number(process.env.FANOUT_RATE ?? 50),
-      });
-      for (const [k, v] of Object.entries(f)) console.error(`${k.padEnd(20)} ${v}`);
-      console.log(JSON.stringify(f));
-    } finally {
-      await pool.end();
-      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-      await admin.end();
-    }
-  }
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === "client") {
+  await clientMain(Number(process.argv[3]), Number(process.argv[4]));
 }
