@@ -30,6 +30,8 @@ try {
     raw_insert_per_s: round(a.raw_insert_per_s, 0),
     append_per_s: round(a.append_per_s, 0),
     append_ratio: round(a.append_per_s / a.raw_insert_per_s, 3),
+    plain_event_insert_per_s: round(a.plain_event_insert_per_s, 0),
+    plain_event_ratio: round(a.plain_event_insert_per_s / a.raw_insert_per_s, 3),
     batch_append_events_per_s: round(a.batch_append_events_per_s, 0),
     projection_catchup_events_per_s: round(catchup, 0),
     ryw_p50_ms: round(ryw.ryw_p50_ms, 2),

@@ -48,7 +48,12 @@ export async function throughput(workers: number, ms: number, op: (worker: numbe
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
-      while (performance.now() < until) count += await op(w);
+      while (performance.now() < until) {
+        // Not `count += await op(w)`: that reads `count` before the await, so
+        // concurrent workers would overwrite each other's increments.
+        const units = await op(w);
+        count += units;
+      }
     }),
   );
   return count / ((performance.now() - t0) / 1000);

@@ -74,18 +74,18 @@ CREATE TABLE projection_checkpoints (
 -- unique index, then finds it taken), and insert the events only if both held.
 -- Aggregates with a NULL expectation are appended at their current end; a
 -- racing writer then fails on events_aggregate_seq_key, so sequences stay
--- gapless either way. A plpgsql function so the plan is cached: planning this
--- statement afresh costs more than executing it.
-CREATE FUNCTION kernel_append(
-  p_agg_types text[], p_agg_ids text[], p_agg_expected int[],
-  p_types text[], p_ids text[], p_offsets int[], p_event_types text[], p_event_versions int[],
-  p_org_ids text[], p_app_ids text[], p_env_ids text[], p_correlation_ids text[], p_causation_ids bigint[],
-  p_payloads jsonb[],
-  p_actor_type text, p_actor_id text, p_request_id text, p_occurred_at timestamptz,
-  p_idem_key text, p_idem_scope text, p_idem_endpoint text, p_idem_hash text, p_idem_response jsonb,
-  p_idem_expires_at timestamptz
-) RETURNS TABLE (ok boolean, event_id bigint, tx_id xid8, aggregate_seq integer)
+-- gapless either way.
+--
+-- A plpgsql function so the plan is cached (planning this statement afresh
+-- costs more than running it), taking the whole command as one jsonb value
+-- because binding two dozen array parameters cost the client more than the
+-- server spends on the insert. See packages/kernel/src/append.ts for `p`.
+CREATE FUNCTION kernel_append(p jsonb)
+RETURNS TABLE (ok boolean, event_id bigint, tx_id xid8, aggregate_seq integer)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
+DECLARE
+  v_key text := p->>'idem_key';
+  v_at timestamptz := (p->>'at')::timestamptz;
 BEGIN
   RETURN QUERY
   WITH heads AS (
@@ -93,15 +93,15 @@ BEGIN
            coalesce((SELECT e.aggregate_seq FROM events e
                       WHERE e.aggregate_type = a.t AND e.aggregate_id = a.i
                       ORDER BY e.aggregate_seq DESC LIMIT 1), 0) AS head
-      FROM unnest(p_agg_types, p_agg_ids, p_agg_expected) AS a(t, i, x)
+      FROM jsonb_to_recordset(p->'aggs') AS a(t text, i text, x int)
   ), chk AS (
     SELECT coalesce(bool_and(h.x IS NULL OR h.x = h.head), true) AS ok FROM heads h
   ), idem AS (
     INSERT INTO idempotency_records AS r
       (scope, actor_id, endpoint, idempotency_key, request_hash, response, last_tx_id, created_at, expires_at)
-    SELECT p_idem_scope, p_actor_id, p_idem_endpoint, p_idem_key, p_idem_hash, p_idem_response,
-           pg_current_xact_id(), p_occurred_at, p_idem_expires_at
-      FROM chk WHERE chk.ok AND p_idem_key IS NOT NULL
+    SELECT p->>'idem_scope', p->>'idem_actor_id', p->>'idem_endpoint', v_key, p->>'idem_hash', p->'idem_response',
+           pg_current_xact_id(), v_at, (p->>'idem_expires_at')::timestamptz
+      FROM chk WHERE chk.ok AND v_key IS NOT NULL
     ON CONFLICT (scope, actor_id, endpoint, idempotency_key) DO UPDATE
       SET request_hash = EXCLUDED.request_hash, response = EXCLUDED.response, last_tx_id = EXCLUDED.last_tx_id,
           created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
@@ -111,13 +111,12 @@ BEGIN
     INSERT INTO events AS ev (aggregate_type, aggregate_id, aggregate_seq, event_type, event_version, actor_type,
       actor_id, request_id, org_id, app_id, env_id, correlation_id, causation_id, idempotency_key, payload,
       occurred_at)
-    SELECT n.t, n.i, h.head + n.k, n.et, n.ev, p_actor_type, p_actor_id, p_request_id, n.o, n.a, n.en, n.c,
-           n.ca, p_idem_key, n.p, p_occurred_at
-      FROM unnest(p_types, p_ids, p_offsets, p_event_types, p_event_versions, p_org_ids, p_app_ids, p_env_ids,
-                  p_correlation_ids, p_causation_ids, p_payloads) WITH ORDINALITY
-             AS n(t, i, k, et, ev, o, a, en, c, ca, p, ord)
+    SELECT n.t, n.i, h.head + n.k, n.et, n.v, p->>'actor_type', p->>'actor_id', p->>'request_id', n.o, n.a, n.en,
+           n.c, n.ca, v_key, n.pl, v_at
+      FROM jsonb_to_recordset(p->'events')
+             AS n(ord int, t text, i text, k int, et text, v int, o text, a text, en text, c text, ca bigint, pl jsonb)
       JOIN heads h ON h.t = n.t AND h.i = n.i
-     WHERE (SELECT chk.ok FROM chk) AND (p_idem_key IS NULL OR EXISTS (SELECT 1 FROM idem))
+     WHERE (SELECT chk.ok FROM chk) AND (v_key IS NULL OR EXISTS (SELECT 1 FROM idem))
      ORDER BY n.ord
     RETURNING ev.event_id, ev.tx_id, ev.aggregate_seq
   )

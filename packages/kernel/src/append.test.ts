@@ -152,6 +152,18 @@ describe("append", () => {
     assert.equal((await readAggregate(db.pool, "thing", id)).length, 1);
   });
 
+  test("the record is scoped by the idempotency actor, not the event's actor", async () => {
+    const id = newId("thing");
+    const idem = { scope: "org_1", actorId: "sp_deployer", endpoint: "things.touch", key: newId("key") };
+    const input = { meta, events: [ev(id)], idempotency: { ...idem, requestHash: "h1", response: { id } } };
+    assert.equal((await append(db.pool, input)).replayed, false);
+    assert.equal((await append(db.pool, input)).replayed, true);
+    // The same key from another actor is another request.
+    const other = { ...input, idempotency: { ...input.idempotency, actorId: "sp_other" } };
+    assert.equal((await append(db.pool, other)).replayed, false);
+    assert.equal((await readAggregate(db.pool, "thing", id)).length, 2);
+  });
+
   test("concurrent duplicates of one key: one appends, the others replay", async () => {
     const id = newId("thing");
     const idem = { scope: "org_1", actorId: "usr_test", endpoint: "things.touch", key: newId("key") };
@@ -192,6 +204,87 @@ describe("append", () => {
       [key],
     );
     assert.equal(rows[0].n, 0);
+  });
+});
+
+describe("append across several aggregates", () => {
+  const other = (id: string, n = 0): NewEvent => ({
+    aggregateType: "other",
+    aggregateId: id,
+    eventType: "other.touched",
+    payload: { other_id: id, n },
+  });
+
+  test("one command, two aggregates: each gets its own gapless sequence, in input order", async () => {
+    const a = newId("thing");
+    const b = newId("other");
+    await append(db.pool, { meta, events: [ev(a, 0)] });
+    const r = await append(db.pool, {
+      meta,
+      events: [ev(a, 1), other(b, 1), ev(a, 2), other(b, 2)],
+      expected: [{ aggregateType: "thing", aggregateId: a, seq: 1 }],
+    });
+    assert.equal(r.replayed, false);
+    if (r.replayed) return;
+    assert.deepEqual(
+      r.events.map((e) => [e.aggregateType, e.aggregateSeq, e.payload.n]),
+      [
+        ["thing", 2, 1],
+        ["other", 1, 1],
+        ["thing", 3, 2],
+        ["other", 2, 2],
+      ],
+    );
+    const ids = r.events.map((e) => e.eventId);
+    assert.deepEqual(
+      [...ids].sort((x, y) => (x < y ? -1 : 1)),
+      ids,
+      "event ids follow input order",
+    );
+    assert.ok(
+      r.events.every((e) => e.txId === r.position.txId),
+      "one transaction",
+    );
+  });
+
+  test("a failed expectation on one aggregate writes nothing for any", async () => {
+    const a = newId("thing");
+    const b = newId("other");
+    await append(db.pool, { meta, events: [ev(a)] });
+    const key = newId("key");
+    await assert.rejects(
+      append(db.pool, {
+        meta,
+        events: [other(b), ev(a)],
+        expected: [{ aggregateType: "thing", aggregateId: a, seq: 0 }],
+        idempotency: { scope: "org_1", actorId: "u", endpoint: "e", key, requestHash: "h", response: {} },
+      }),
+      (e) => isKernelError(e, "version_conflict"),
+    );
+    assert.equal((await readAggregate(db.pool, "other", b)).length, 0);
+    assert.equal((await readAggregate(db.pool, "thing", a)).length, 1);
+    const { rows } = await db.pool.query(
+      "SELECT count(*)::int AS n FROM idempotency_records WHERE idempotency_key = $1",
+      [key],
+    );
+    assert.equal(rows[0].n, 0);
+  });
+
+  test("idempotent replay works for multi-aggregate commands too", async () => {
+    const a = newId("thing");
+    const b = newId("other");
+    const idem = { scope: "org_1", actorId: "u", endpoint: "pair.create", key: newId("key") };
+    const input = {
+      meta,
+      events: [ev(a), other(b)],
+      idempotency: { ...idem, requestHash: requestHash("pair.create", { a, b }), response: { a, b } },
+    };
+    const first = await append(db.pool, input);
+    const again = await append(db.pool, input);
+    assert.equal(first.replayed, false);
+    assert.equal(again.replayed, true);
+    if (again.replayed) assert.deepEqual(again.response, { a, b });
+    assert.equal((await readAggregate(db.pool, "other", b)).length, 1);
   });
 });
 

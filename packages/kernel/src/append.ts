@@ -1,3 +1,4 @@
+import { type InsertedRow, insertMany, insertSingle, type StatementInput } from "./append-sql.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { type Queryable, sqlState, UNIQUE_VIOLATION } from "./db/pool.ts";
 import { KernelError } from "./errors.ts";
@@ -31,16 +32,6 @@ export type AppendResult =
   | { replayed: false; events: StoredEvent[]; position: Position }
   | ({ replayed: true } & Replay);
 
-const APPEND_SQL = `SELECT ok, event_id, tx_id, aggregate_seq FROM kernel_append(
-  $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`;
-
-interface AppendRow {
-  ok: boolean;
-  event_id: string | null;
-  tx_id: string | null;
-  aggregate_seq: number | null;
-}
-
 /**
  * Appends one command's events atomically. Fails with `version_conflict` when
  * an expectation does not hold or a concurrent writer took a sequence number.
@@ -50,85 +41,59 @@ interface AppendRow {
  */
 export async function append(db: Queryable, input: AppendInput): Promise<AppendResult> {
   if (input.events.length === 0) throw new KernelError("invalid_argument", "append needs at least one event");
-  const clock = input.clock ?? systemClock;
-  const now = clock.now();
+  const now = (input.clock ?? systemClock).now();
   const ev = input.events;
   const idem = input.idempotency;
-  // One entry per distinct aggregate, with its expectation (null = "at the end"),
-  // and per event its 1-based offset within its aggregate.
-  const aggIndex = new Map<string, number>();
-  const aggs: { type: string; id: string; expected: number | null }[] = [];
-  const counts: number[] = [];
-  const offsets = ev.map((e) => {
-    const k = `${e.aggregateType}\u0000${e.aggregateId}`;
-    let i = aggIndex.get(k);
-    if (i === undefined) {
-      i = aggs.length;
-      aggIndex.set(k, i);
-      aggs.push({ type: e.aggregateType, id: e.aggregateId, expected: null });
-      counts.push(0);
-    }
-    counts[i] = (counts[i] ?? 0) + 1;
-    return counts[i];
-  });
-  for (const x of input.expected ?? []) {
-    const i = aggIndex.get(`${x.aggregateType}\u0000${x.aggregateId}`);
-    if (i !== undefined) (aggs[i] as { expected: number | null }).expected = x.seq;
-  }
-  const params = [
-    aggs.map((a) => a.type),
-    aggs.map((a) => a.id),
-    aggs.map((a) => a.expected),
-    ev.map((e) => e.aggregateType),
-    ev.map((e) => e.aggregateId),
-    offsets,
-    ev.map((e) => e.eventType),
-    ev.map((e) => e.eventVersion ?? 1),
-    ev.map((e) => e.orgId ?? null),
-    ev.map((e) => e.appId ?? null),
-    ev.map((e) => e.envId ?? null),
-    ev.map((e) => e.correlationId ?? null),
-    ev.map((e) => (e.causationId == null ? null : e.causationId.toString())),
-    ev.map((e) => JSON.stringify(e.payload)),
-    input.meta.actorType,
-    input.meta.actorId,
-    input.meta.requestId,
-    now,
-    idem?.key ?? null,
-    idem?.scope ?? null,
-    idem?.endpoint ?? null,
-    idem?.requestHash ?? null,
-    idem ? JSON.stringify(idem.response ?? null) : null,
-    new Date(now.getTime() + IDEMPOTENCY_TTL_MS),
-  ];
-  let rows: AppendRow[];
+  const statement: StatementInput = {
+    meta: input.meta,
+    events: ev,
+    at: now,
+    idem: idem
+      ? {
+          key: idem.key,
+          actorId: idem.actorId,
+          scope: idem.scope,
+          endpoint: idem.endpoint,
+          requestHash: idem.requestHash,
+          response: idem.response,
+          expiresAt: new Date(now.getTime() + IDEMPOTENCY_TTL_MS),
+        }
+      : null,
+  };
+  const keyOf = (type: string, id: string) => `${type}\u0000${id}`;
+  const expected = new Map((input.expected ?? []).map((x) => [keyOf(x.aggregateType, x.aggregateId), x.seq]));
+  const first = ev[0] as NewEvent;
+  const single = ev.every(
+    (e) => e.aggregateType === first.aggregateType && e.aggregateId === first.aggregateId,
+  );
+  let rows: InsertedRow[];
   try {
-    rows = (await db.query<AppendRow>({ name: "kernel_append", text: APPEND_SQL, values: params })).rows;
+    rows = single
+      ? await insertSingle(db, statement, expected.get(keyOf(first.aggregateType, first.aggregateId)) ?? null)
+      : await insertMany(db, statement, expected);
   } catch (err) {
     if (sqlState(err) === UNIQUE_VIOLATION && /events_aggregate_seq_key/.test(String(err))) {
       throw versionConflict(err);
     }
     throw err;
   }
-  const first = rows[0];
-  if (!first?.ok) throw versionConflict();
-  if (first.event_id === null) {
-    // The heads held but the key was taken: by an earlier request, or by a
-    // concurrent one whose commit this statement waited for.
+  if (rows.length === 0) {
+    // Nothing appended: the key was taken (by an earlier request, or by a
+    // concurrent one whose commit the statement waited for), or else an
+    // expectation failed.
     const replay = idem ? await findReplay(db, idem) : null;
-    if (!replay)
-      throw new KernelError("unavailable", "idempotency record vanished; retry", { retryable: true });
+    if (!replay) throw versionConflict();
     return { replayed: true, ...replay };
   }
   const events = rows.map((r, i): StoredEvent => {
     const e = ev[i] as NewEvent;
     return {
-      eventId: BigInt(r.event_id as string),
-      txId: BigInt(r.tx_id as string),
+      eventId: BigInt(r.event_id),
+      txId: BigInt(r.tx_id),
       occurredAt: now,
       aggregateType: e.aggregateType,
       aggregateId: e.aggregateId,
-      aggregateSeq: r.aggregate_seq as number,
+      aggregateSeq: r.aggregate_seq,
       eventType: e.eventType,
       eventVersion: e.eventVersion ?? 1,
       actorType: input.meta.actorType,

@@ -23,8 +23,12 @@ export function signalLocal(db: Queryable, channel: string, payload: string): vo
   if (url) local.emit(localKey(url, channel), payload);
 }
 
-// Per pool: is a wake-up in flight, and did another append land meanwhile?
-const state = new WeakMap<object, { inFlight: boolean; again: boolean }>();
+// Per pool: is a wake-up in flight or cooling down, and did another append
+// land meanwhile?
+const state = new WeakMap<object, { busy: boolean; again: boolean }>();
+
+/** Minimum spacing of cross-process wake-ups from one pool. */
+export const WAKE_COOLDOWN_MS = 5;
 
 // Its own short transaction, committed without waiting for the WAL flush: a
 // NOTIFY holds a cluster-wide lock through its commit, and it is only a hint.
@@ -36,35 +40,35 @@ const NOTIFY_SQL = `BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify(
  *
  * Sent after commit, never inside the append: a NOTIFY in a writing
  * transaction holds that lock through the commit's flush, which serialises
- * every appender and defeats group commit. Coalesced per pool (at most one in
- * flight, plus one more if appends landed meanwhile) and not awaited: readers
- * poll as a fallback. Only pools are woken: a client inside the caller's own
- * transaction must not get a stray query, so such a caller calls this with
- * its pool after COMMIT.
+ * every appender and defeats group commit. Coalesced per pool: one NOTIFY at
+ * a time, at most one per {@link WAKE_COOLDOWN_MS}, a trailing one for
+ * appends that landed meanwhile; each NOTIFY is a transaction, and one per
+ * append cost a fifth of append throughput. Not awaited: readers also poll.
+ * Only pools are woken: a client inside the caller's own transaction must not
+ * get a stray query, so such a caller calls this with its pool after COMMIT.
  */
 export function wakeReaders(db: Queryable): void {
   if (!(db instanceof pg.Pool)) return;
   signalLocal(db, EVENTS_CHANNEL, "");
   let s = state.get(db);
   if (!s) {
-    s = { inFlight: false, again: false };
+    s = { busy: false, again: false };
     state.set(db, s);
   }
-  if (s.inFlight) {
+  if (s.busy) {
     s.again = true;
     return;
   }
-  s.inFlight = true;
+  s.busy = true;
   const cur = s;
   const send = (): void => {
     cur.again = false;
-    const done = (): void => {
+    const cooled = (): void => {
       if (cur.again) send();
-      else cur.inFlight = false;
+      else cur.busy = false;
     };
-    db.query(NOTIFY_SQL).then(done, () => {
-      cur.inFlight = false;
-    });
+    const after = () => setTimeout(cooled, WAKE_COOLDOWN_MS).unref();
+    db.query(NOTIFY_SQL).then(after, after);
   };
   send();
 }
