@@ -15,6 +15,8 @@ import { redactDatabaseUrl, type ServerConfig } from "./config.ts";
 /** The server's database: a pool on a migrated schema, and the embedded Postgres when there is one. */
 export interface Database {
   pool: Pool;
+  /** Connection string, for the sessions that must not come from the pool (LISTEN, the leader lease). Never log it. */
+  url: string;
   /** Connection string with the password hidden, for logs. */
   displayUrl: string;
   /** Set when the server runs its own Postgres (no `DATABASE_URL`). */
@@ -80,6 +82,7 @@ export async function openDatabase(
     const migrationNames = rows.map((r) => r.name).filter((n) => namespaces.some((ns) => n.startsWith(ns)));
     return {
       pool,
+      url,
       displayUrl,
       embedded: embedded ? { dataDir: config.embeddedDataDir, port: embedded.port } : null,
       migrationNames,

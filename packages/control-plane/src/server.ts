@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { createLogger, type Logger } from "@plfm/kernel";
+import { createLogger, KernelRuntime, type Logger, type Projection } from "@plfm/kernel";
 import type { FastifyInstance } from "fastify";
 import { formatListenAddr, type ListenAddress, type ServerConfig } from "./config.ts";
 import { type Database, openDatabase, StartupError } from "./database.ts";
@@ -17,9 +17,14 @@ export interface RunningServer {
   database: Database;
   metrics: ServerMetrics;
   logger: Logger;
+  /** Feed hub, read-your-writes watcher, and the leader-only projection runner. */
+  kernel: KernelRuntime;
   /** Stops serving, stops background workers, closes the pool, stops the embedded Postgres. Idempotent. */
   close(): Promise<void>;
 }
+
+/** The projections plfm keeps; the bounded contexts add theirs here. */
+export const serverProjections: Projection[] = [];
 
 /** A background worker's stop function; the server calls them in reverse start order on close. */
 export type StopWorker = () => Promise<void>;
@@ -70,20 +75,24 @@ export async function startServer(
   };
 
   try {
-    // ── LEAD: singleton workers start here ──────────────────────────────────
-    // Start the projection runner (packages/kernel/src/projections/) under the
-    // leader lease (packages/kernel/src/lease.ts) on `database.pool`, reporting
-    // lag through `metrics.kernel`, and push its stop function onto `workers`
-    // so that shutdown stops it after HTTP and before the pool ends. Only the
-    // replica holding the lease runs it (spec platform.md §1); the others keep
-    // serving the API. The read-your-writes bound is
-    // `config.projectionWaitTimeoutMs`.
-    // ────────────────────────────────────────────────────────────────────────
+    // The kernel's workers: the feed hub and read-your-writes watcher in every
+    // replica; the projection runner and clean-ups only in the one holding the
+    // lease (spec platform.md §1). Stopped after HTTP, before the pool.
+    const kernel = new KernelRuntime({
+      pool: database.pool,
+      url: database.url,
+      projections: serverProjections,
+      leaseName: "plfm-singletons",
+      metrics: metrics.kernel,
+      logger,
+    });
+    await kernel.start();
+    workers.push(() => kernel.stop());
 
     const address = await listen(app, config.listen, logger);
     const url = `http://${formatListenAddr(address)}`;
     logger.info({ url, database: database.displayUrl }, `plfm server listening on ${url}`);
-    return { url, address, app, database, metrics, logger, close };
+    return { url, address, app, database, metrics, logger, kernel, close };
   } catch (err) {
     await close();
     throw err;

@@ -19,4 +19,5 @@ export * from "./notifier.ts";
 export * from "./position.ts";
 export * from "./projections/index.ts";
 export * from "./read.ts";
+export * from "./runtime.ts";
 export * from "./wake.ts";
