@@ -22,8 +22,8 @@ const pool = createPool(url, { max: POOL_SIZE, applicationName: "plfm-bench" });
 try {
   await migrate(pool, [kernelMigrations]);
   const feed = await benchFeedFanout(pool, url, { streams: 500, events: 200, ratePerS: 50 });
-  const a = await benchAppend(pool, { workers: POOL_SIZE, roundMs: 2000, rounds: 3 });
   const catchup = await benchProjectionCatchUp(pool, 200_000);
+  const a = await benchAppend(pool, { workers: POOL_SIZE, roundMs: 2000, rounds: 3 });
   const ryw = await benchRyw(pool, url, { rate: 300, seconds: 10 });
   report({
     pool_size: POOL_SIZE,

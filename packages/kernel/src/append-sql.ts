@@ -36,7 +36,7 @@ export interface StatementInput {
 // racing writer then fails on events_aggregate_seq_key, so sequences stay
 // gapless either way. No rows back means the expectation failed or the key
 // was taken; the caller tells which.
-const SINGLE_SQL = `
+const singleSql = (rows: string) => `
 WITH head AS (
   SELECT coalesce((SELECT aggregate_seq FROM events WHERE aggregate_type = $1 AND aggregate_id = $2
                     ORDER BY aggregate_seq DESC LIMIT 1), 0) AS seq
@@ -55,11 +55,18 @@ WITH head AS (
 INSERT INTO events (aggregate_type, aggregate_id, aggregate_seq, event_type, event_version, actor_type, actor_id,
   request_id, org_id, app_id, env_id, correlation_id, causation_id, idempotency_key, payload, occurred_at)
 SELECT $1, $2, ok.seq + t.n, t.et, t.v, $12, $13, $14, t.o, t.a, t.en, t.c, t.ca, $16, t.pl, $15
-  FROM ok, unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::jsonb[])
-             WITH ORDINALITY AS t(et, v, o, a, en, c, ca, pl, n)
+  FROM ok, ${rows} AS t(et, v, o, a, en, c, ca, pl, n)
  WHERE $16::text IS NULL OR EXISTS (SELECT 1 FROM idem)
  ORDER BY t.n
 RETURNING event_id, tx_id, aggregate_seq`;
+
+const SINGLE_SQL = singleSql(
+  "unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::jsonb[]) WITH ORDINALITY",
+);
+// The most common command, one event: scalar parameters, no arrays to encode and parse.
+const SINGLE_ONE_SQL = singleSql(
+  "(SELECT $4::text, $5::int, $6::text, $7::text, $8::text, $9::text, $10::bigint, $11::jsonb, 1)",
+);
 
 /** Appends events of one aggregate; empty when the expectation failed or the key was taken. */
 export async function insertSingle(
@@ -70,21 +77,23 @@ export async function insertSingle(
   const ev = input.events;
   const first = ev[0] as NewEvent;
   const idem = input.idem;
+  const one = ev.length === 1;
+  const col = <T>(f: (e: NewEvent) => T): T | T[] => (one ? f(first) : ev.map(f));
   const { rows } = await db.query<InsertedRow>({
-    name: "kernel_append_single",
-    text: SINGLE_SQL,
+    name: one ? "kernel_append_one" : "kernel_append_single",
+    text: one ? SINGLE_ONE_SQL : SINGLE_SQL,
     values: [
       first.aggregateType,
       first.aggregateId,
       expected,
-      ev.map((e) => e.eventType),
-      ev.map((e) => e.eventVersion ?? 1),
-      ev.map((e) => e.orgId ?? null),
-      ev.map((e) => e.appId ?? null),
-      ev.map((e) => e.envId ?? null),
-      ev.map((e) => e.correlationId ?? null),
-      ev.map((e) => (e.causationId == null ? null : e.causationId.toString())),
-      ev.map((e) => JSON.stringify(e.payload)),
+      col((e) => e.eventType),
+      col((e) => e.eventVersion ?? 1),
+      col((e) => e.orgId ?? null),
+      col((e) => e.appId ?? null),
+      col((e) => e.envId ?? null),
+      col((e) => e.correlationId ?? null),
+      col((e) => (e.causationId == null ? null : e.causationId.toString())),
+      col((e) => JSON.stringify(e.payload)),
       input.meta.actorType,
       input.meta.actorId,
       input.meta.requestId,
