@@ -22,6 +22,7 @@ export function maxPosition(a: Position, b: Position): Position {
   return comparePositions(a, b) >= 0 ? a : b;
 }
 
+const MAX_INT64 = 2n ** 63n - 1n;
 const CURSOR_RE = /^c1\.([0-9a-z]+)\.([0-9a-z]+)$/;
 
 /** Opaque to clients; versioned so the encoding can change. */
@@ -42,5 +43,7 @@ function parseBase36(s: string): bigint {
   if (s.length > 14) throw new KernelError("invalid_cursor", "The cursor is out of range.");
   let n = 0n;
   for (const ch of s) n = n * 36n + BigInt(Number.parseInt(ch, 36));
+  // Both halves are bigints in SQL; a larger value must not reach the database.
+  if (n > MAX_INT64) throw new KernelError("invalid_cursor", "The cursor is out of range.");
   return n;
 }
