@@ -1,0 +1,2 @@
+// What crosses the wire or lives in users' files: shared by the server, the
+// CLI, the agent and the edge. Imports nothing of ours.
