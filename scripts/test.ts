@@ -9,7 +9,8 @@ import { spawn } from "node:child_process";
 import { chmod, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { type EmbeddedPostgresHandle, kernelMigrations, migrate, startEmbeddedPostgres } from "@plfm/kernel";
+import { serverMigrations } from "@plfm/control-plane";
+import { type EmbeddedPostgresHandle, migrate, startEmbeddedPostgres } from "@plfm/kernel";
 import { databaseUrl, dropDatabase } from "@plfm/testing";
 import pg from "pg";
 
@@ -52,7 +53,8 @@ await admin.connect();
 await admin.query(`DROP DATABASE IF EXISTS ${template}`);
 await admin.query(`CREATE DATABASE ${template}`);
 const tplPool = new pg.Pool({ connectionString: databaseUrl(serverUrl, template), max: 1 });
-await migrate(tplPool, [kernelMigrations]);
+// Every product's schema: test files of any package clone one template.
+await migrate(tplPool, serverMigrations);
 await tplPool.end();
 
 const concurrency = process.env.PLFM_TEST_CONCURRENCY ?? "2";

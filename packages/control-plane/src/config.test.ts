@@ -51,7 +51,16 @@ describe("loadServerConfig", () => {
       listen: { host: "::", port: 8080 },
       logLevel: "info",
       projectionWaitTimeoutMs: 5000,
+      dev: false,
+      operatorEmails: new Set(),
     });
+  });
+
+  test("PLFM_DEV is 1 or 0; operator emails are lower-cased", () => {
+    const c = loadServerConfig({ PLFM_DEV: "1", PLFM_OPERATOR_EMAILS: "Ops@Example.com, root@x.io" }, "/srv");
+    assert.equal(c.dev, true);
+    assert.deepEqual(c.operatorEmails, new Set(["ops@example.com", "root@x.io"]));
+    assert.throws(() => loadServerConfig({ PLFM_DEV: "yes" }, "/srv"), /PLFM_DEV/);
   });
 
   test("reads every variable; empty ones count as unset", () => {

@@ -18,6 +18,10 @@ export interface ServerConfig {
   logLevel: LogLevel;
   /** `PLFM_PROJECTION_WAIT_TIMEOUT_SECS` (default 5) in milliseconds: the read-your-writes bound. */
   projectionWaitTimeoutMs: number;
+  /** `PLFM_DEV=1`: accept dev tokens (`Bearer user:<email>`). Never in production. */
+  dev: boolean;
+  /** `PLFM_OPERATOR_EMAILS` (comma-separated, lower-cased): users granted `nodes:admin`. */
+  operatorEmails: ReadonlySet<string>;
 }
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -66,9 +70,23 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
       () => parsePositiveSeconds(env.PLFM_PROJECTION_WAIT_TIMEOUT_SECS, 5) * 1000,
       5000,
     ),
+    dev: attempt("PLFM_DEV", () => parseFlag(env.PLFM_DEV), false),
+    operatorEmails: new Set(
+      (nonEmpty(env.PLFM_OPERATOR_EMAILS) ?? "")
+        .split(",")
+        .map((e) => e.trim().toLowerCase())
+        .filter((e) => e !== ""),
+    ),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+function parseFlag(value: string | undefined): boolean {
+  const v = nonEmpty(value);
+  if (v === undefined || v === "0") return false;
+  if (v === "1") return true;
+  throw new Error(`must be 1 or 0, got "${v}"`);
 }
 
 // An empty variable is treated as unset: `FOO= plfm server` is how shells unset for one command.

@@ -36,7 +36,10 @@ export class StartupError extends Error {
 }
 
 /** The migrations `plfm server` applies, in order. Domains append theirs after the kernel's. */
-export const serverMigrations: MigrationSource[] = [kernelMigrations];
+export const serverMigrations: MigrationSource[] = [
+  kernelMigrations,
+  { namespace: "control-plane", dir: new URL("../migrations", import.meta.url).pathname },
+];
 
 const CONNECT_TIMEOUT_MS = 15_000;
 

@@ -20,6 +20,8 @@ const configFor = (databaseUrl: string, port: number): ServerConfig => ({
   listen: { host: "127.0.0.1", port },
   logLevel: "silent",
   projectionWaitTimeoutMs: 5000,
+  dev: false,
+  operatorEmails: new Set(),
 });
 
 describe("startServer with DATABASE_URL", () => {

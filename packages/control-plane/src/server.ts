@@ -1,11 +1,16 @@
 import type { AddressInfo } from "node:net";
 import { createLogger, KernelRuntime, type Logger, type Projection } from "@plfm/kernel";
 import type { FastifyInstance } from "fastify";
+import { registerAuthRoutes } from "./auth/routes.ts";
 import { formatListenAddr, type ListenAddress, type ServerConfig } from "./config.ts";
 import { type Database, openDatabase, StartupError } from "./database.ts";
 import { buildApp } from "./http/app.ts";
 import { createServerMetrics, type ServerMetrics } from "./http/metrics.ts";
+import { registerOpenApi } from "./http/openapi.ts";
+import type { RouteDeps } from "./http/route.ts";
 import { databaseReadiness } from "./readiness.ts";
+import { tenancyProjections } from "./tenancy/projections.ts";
+import { registerTenancyRoutes } from "./tenancy/routes.ts";
 
 /** A started `plfm server`. */
 export interface RunningServer {
@@ -24,7 +29,7 @@ export interface RunningServer {
 }
 
 /** The projections plfm keeps; the bounded contexts add theirs here. */
-export const serverProjections: Projection[] = [];
+export const serverProjections: Projection[] = [...tenancyProjections];
 
 /** A background worker's stop function; the server calls them in reverse start order on close. */
 export type StopWorker = () => Promise<void>;
@@ -57,8 +62,28 @@ export async function startServer(
     readiness: databaseReadiness(database.pool, database.migrationNames),
   });
 
-  // ── Domain routes ─────────────────────────────────────────────────────────
-  // Bounded contexts register their routes on `app` here, before it listens.
+  // The kernel's workers: the feed hub and read-your-writes watcher in every
+  // replica; the projection runner and clean-ups only in the one holding the
+  // lease (spec platform.md §1). Started below, stopped after HTTP, before the pool.
+  const kernel = new KernelRuntime({
+    pool: database.pool,
+    url: database.url,
+    projections: serverProjections,
+    leaseName: "plfm-singletons",
+    metrics: metrics.kernel,
+    logger,
+  });
+  const deps: RouteDeps = {
+    pool: database.pool,
+    kernel,
+    auth: { dev: config.dev, operatorEmails: config.operatorEmails },
+    projectionWaitTimeoutMs: config.projectionWaitTimeoutMs,
+    now: () => new Date(),
+  };
+  // Bounded contexts register their routes here, after the OpenAPI collector.
+  await registerOpenApi(app, "1");
+  registerAuthRoutes(app, deps);
+  registerTenancyRoutes(app, deps);
 
   let closing: Promise<void> | null = null;
   const close = () => {
@@ -75,17 +100,6 @@ export async function startServer(
   };
 
   try {
-    // The kernel's workers: the feed hub and read-your-writes watcher in every
-    // replica; the projection runner and clean-ups only in the one holding the
-    // lease (spec platform.md §1). Stopped after HTTP, before the pool.
-    const kernel = new KernelRuntime({
-      pool: database.pool,
-      url: database.url,
-      projections: serverProjections,
-      leaseName: "plfm-singletons",
-      metrics: metrics.kernel,
-      logger,
-    });
     await kernel.start();
     workers.push(() => kernel.stop());
 

@@ -100,3 +100,44 @@ export async function handleCommand<S, R>(
     }
   }
 }
+
+/**
+ * The state after events a decision is about to append, for building the
+ * response from the same `evolve` the reads use. Log positions are unknown
+ * yet (zero); sequence numbers follow `version`.
+ */
+export function evolvePending<S>(
+  def: AggregateDef<S>,
+  state: S,
+  version: number,
+  events: readonly NewEvent[],
+  meta: CommandMeta,
+  at: Date,
+): S {
+  let next = state;
+  let seq = version;
+  for (const e of events) {
+    if (e.aggregateType !== def.aggregateType) continue;
+    next = def.evolve(next, {
+      eventId: 0n,
+      txId: 0n,
+      occurredAt: at,
+      aggregateType: e.aggregateType,
+      aggregateId: e.aggregateId,
+      aggregateSeq: ++seq,
+      eventType: e.eventType,
+      eventVersion: e.eventVersion ?? 1,
+      actorType: meta.actorType,
+      actorId: meta.actorId,
+      requestId: meta.requestId,
+      orgId: e.orgId ?? null,
+      appId: e.appId ?? null,
+      envId: e.envId ?? null,
+      correlationId: e.correlationId ?? null,
+      causationId: e.causationId ?? null,
+      idempotencyKey: null,
+      payload: e.payload,
+    });
+  }
+  return next;
+}

@@ -6,6 +6,7 @@ import { PROBE_PATHS, registerHealthRoutes } from "./health.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { PROBLEM_CONTENT_TYPE, problem, problemFromError } from "./problem.ts";
 import { requestIdFor } from "./request-id.ts";
+import { installValidation } from "./validation.ts";
 
 /** What the HTTP layer needs from the rest of the server. */
 export interface AppOptions {
@@ -30,6 +31,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // One line per request, written in onResponse below, instead of fastify's two.
     logController: new LogController({ requestIdLogLabel: "request_id", disableRequestLogging: true }),
   });
+
+  installValidation(app);
 
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);

@@ -141,8 +141,9 @@ function validationProblems(err: unknown): FieldProblem[] | undefined {
   const context = String((err as { validationContext?: unknown }).validationContext ?? "body");
   return (err as { validation: AjvIssue[] }).validation.map((issue) => {
     const path = (issue.instancePath ?? "").split("/").filter(Boolean);
-    const missing = issue.params?.missingProperty;
-    if (typeof missing === "string") path.push(missing);
+    // Name the property itself when it is missing or not allowed.
+    const named = issue.params?.missingProperty ?? issue.params?.additionalProperty;
+    if (typeof named === "string") path.push(named);
     const fp: FieldProblem = {
       field: path.length > 0 ? path.join(".") : context,
       message: issue.message ?? "is invalid",

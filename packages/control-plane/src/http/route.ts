@@ -1,0 +1,164 @@
+import {
+  type IdempotencyRequest,
+  KernelError,
+  type KernelRuntime,
+  type Pool,
+  type Position,
+  requestHash,
+} from "@plfm/kernel";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { TSchema } from "typebox";
+import {
+  type AuthSettings,
+  authenticate,
+  authorizeOrg,
+  type OrgAccess,
+  type Principal,
+} from "../auth/principal.ts";
+import type { Scope } from "../auth/scopes.ts";
+
+/** What every route handler may use. */
+export interface RouteDeps {
+  pool: Pool;
+  kernel: KernelRuntime;
+  auth: AuthSettings;
+  /** Read-your-writes bound (PLFM_PROJECTION_WAIT_TIMEOUT_SECS). */
+  projectionWaitTimeoutMs: number;
+  now: () => Date;
+}
+
+export interface RouteContext<B, P, Q> {
+  body: B;
+  params: P;
+  query: Q;
+  principal: Principal;
+  /** Set on routes under `/orgs/:org`. */
+  org: OrgAccess | null;
+  /** Set on mutations that carried an Idempotency-Key. */
+  idempotency: IdempotencyRequest | null;
+  requestId: string;
+  deps: RouteDeps;
+}
+
+/** A handler's answer: the body, and for writes where its events landed. */
+export interface RouteResult {
+  status: number;
+  body?: unknown;
+  /** Wait until these projections pass `position` before answering (read-your-writes). */
+  wait?: { position: Position | null; projections: readonly string[] };
+  replayed?: boolean;
+}
+
+export interface RouteSpec<B, P, Q> {
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  url: string;
+  /** Stable endpoint name: the OpenAPI operationId and the idempotency scope. */
+  operationId: string;
+  summary: string;
+  tags: string[];
+  /** Scope required; with `:org` in the url it is checked against the member's role. */
+  scope: Scope | null;
+  body?: TSchema;
+  params?: TSchema;
+  querystring?: TSchema;
+  /** Documented responses by status (OpenAPI only; not enforced). */
+  response?: Record<number, TSchema>;
+  handler: (ctx: RouteContext<B, P, Q>) => Promise<RouteResult>;
+}
+
+const MUTATIONS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{8,128}$/;
+
+/**
+ * Registers one API route with the conventions every endpoint shares:
+ * authentication, org membership and scope, the Idempotency-Key on
+ * mutations, and read-your-writes before answering.
+ */
+export function addRoute<B = unknown, P = unknown, Q = unknown>(
+  app: FastifyInstance,
+  deps: RouteDeps,
+  spec: RouteSpec<B, P, Q>,
+): void {
+  const mutation = MUTATIONS.has(spec.method);
+  app.route({
+    method: spec.method,
+    url: spec.url,
+    schema: {
+      operationId: spec.operationId,
+      summary: spec.summary,
+      tags: spec.tags,
+      security: [{ bearer: [] }],
+      ...(spec.body ? { body: spec.body } : {}),
+      ...(spec.params ? { params: spec.params } : {}),
+      ...(spec.querystring ? { querystring: spec.querystring } : {}),
+      ...(mutation
+        ? {
+            headers: {
+              type: "object",
+              properties: { "idempotency-key": { type: "string", minLength: 8, maxLength: 128 } },
+            },
+          }
+        : {}),
+      ...(spec.response ? { response: spec.response } : {}),
+    },
+    handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const principal = await authenticate(deps.pool, request.headers.authorization, deps.auth, deps.now());
+      const params = (request.params ?? {}) as P & { org?: string };
+      const org =
+        typeof params.org === "string"
+          ? await authorizeOrg(deps.pool, principal, params.org, spec.scope)
+          : null;
+      if (!org && spec.scope !== null) requireGlobalScope(principal, spec.scope);
+      const idempotency = mutation ? idempotencyFor(request, spec.operationId, principal, org) : null;
+      const result = await spec.handler({
+        body: request.body as B,
+        params,
+        query: request.query as Q,
+        principal,
+        org,
+        idempotency,
+        requestId: request.id,
+        deps,
+      });
+      if (result.wait) {
+        await deps.kernel.watcher.waitFor(result.wait.position, result.wait.projections, {
+          timeoutMs: deps.projectionWaitTimeoutMs,
+        });
+      }
+      if (result.replayed) reply.header("idempotency-replayed", "true");
+      reply.code(result.status);
+      return result.body === undefined ? reply.send() : reply.send(result.body);
+    },
+  });
+}
+
+/** Scopes outside any org come from the token (and operator status) alone. */
+function requireGlobalScope(principal: Principal, scope: Scope): void {
+  const has = principal.tokenScopes.has(scope) || (scope === "nodes:admin" && principal.operator);
+  if (!has) throw new KernelError("insufficient_scope", `This needs the ${scope} scope.`);
+}
+
+function idempotencyFor(
+  request: FastifyRequest,
+  endpoint: string,
+  principal: Principal,
+  org: OrgAccess | null,
+): IdempotencyRequest | null {
+  const raw = request.headers["idempotency-key"];
+  if (raw === undefined) return null;
+  const key = Array.isArray(raw) ? raw[0] : raw;
+  if (key === undefined || !IDEMPOTENCY_KEY_RE.test(key)) {
+    throw new KernelError("invalid_argument", "Idempotency-Key must be 8 to 128 printable characters.", {
+      details: [
+        { field: "Idempotency-Key", code: "invalid_length", message: "8 to 128 printable characters" },
+      ],
+    });
+  }
+  return {
+    scope: org?.orgId ?? "_global",
+    actorId: principal.id,
+    endpoint,
+    key,
+    requestHash: requestHash(endpoint, request.body ?? null),
+  };
+}
