@@ -11,6 +11,7 @@ import {
   startEmbeddedPostgres,
 } from "@plfm/kernel";
 import { redactDatabaseUrl, type ServerConfig } from "./config.ts";
+import { contexts } from "./contexts.ts";
 
 /** The server's database: a pool on a migrated schema, and the embedded Postgres when there is one. */
 export interface Database {
@@ -38,7 +39,9 @@ export class StartupError extends Error {
 /** The migrations `plfm server` applies, in order. Domains append theirs after the kernel's. */
 export const serverMigrations: MigrationSource[] = [
   kernelMigrations,
-  { namespace: "control-plane", dir: new URL("../migrations", import.meta.url).pathname },
+  ...contexts.flatMap((c) =>
+    c.migrations ? [{ namespace: `control-plane/${c.name}`, dir: c.migrations }] : [],
+  ),
 ];
 
 const CONNECT_TIMEOUT_MS = 15_000;

@@ -3,14 +3,13 @@ import { createLogger, KernelRuntime, type Logger, type Projection } from "@plfm
 import type { FastifyInstance } from "fastify";
 import { registerAuthRoutes } from "./auth/routes.ts";
 import { formatListenAddr, type ListenAddress, type ServerConfig } from "./config.ts";
+import { contexts } from "./contexts.ts";
 import { type Database, openDatabase, StartupError } from "./database.ts";
 import { buildApp } from "./http/app.ts";
 import { createServerMetrics, type ServerMetrics } from "./http/metrics.ts";
 import { registerOpenApi } from "./http/openapi.ts";
 import type { RouteDeps } from "./http/route.ts";
 import { databaseReadiness } from "./readiness.ts";
-import { tenancyProjections } from "./tenancy/projections.ts";
-import { registerTenancyRoutes } from "./tenancy/routes.ts";
 
 /** A started `plfm server`. */
 export interface RunningServer {
@@ -29,7 +28,7 @@ export interface RunningServer {
 }
 
 /** The projections plfm keeps; the bounded contexts add theirs here. */
-export const serverProjections: Projection[] = [...tenancyProjections];
+export const serverProjections: Projection[] = contexts.flatMap((c) => c.projections);
 
 /** A background worker's stop function; the server calls them in reverse start order on close. */
 export type StopWorker = () => Promise<void>;
@@ -83,7 +82,7 @@ export async function startServer(
   // Bounded contexts register their routes here, after the OpenAPI collector.
   await registerOpenApi(app, "1");
   registerAuthRoutes(app, deps);
-  registerTenancyRoutes(app, deps);
+  for (const context of contexts) context.registerRoutes(app, deps);
 
   let closing: Promise<void> | null = null;
   const close = () => {
