@@ -53,7 +53,47 @@ describe("loadServerConfig", () => {
       projectionWaitTimeoutMs: 5000,
       dev: false,
       operatorEmails: new Set(),
+      publicUrl: null,
+      ipv4Pool: [],
+      secretsKeyring: null,
     });
+  });
+
+  test("the secrets master key: read into a keyring; unset is null; a bad one is reported", () => {
+    const key = Buffer.alloc(32, 7).toString("base64");
+    const c = loadServerConfig({ PLFM_SECRETS_MASTER_KEY: key, PLFM_SECRETS_MASTER_KEY_ID: "k1" }, "/srv");
+    assert.equal(c.secretsKeyring?.currentId, "k1");
+    assert.equal(loadServerConfig({ PLFM_SECRETS_MASTER_KEY: " " }, "/srv").secretsKeyring, null);
+    assert.throws(
+      () => loadServerConfig({ PLFM_SECRETS_MASTER_KEY: "c2hvcnQ=" }, "/srv"),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /PLFM_SECRETS_MASTER_KEY/.test(err.message) &&
+        !err.message.includes("c2hvcnQ="),
+    );
+    assert.throws(
+      () => loadServerConfig({ PLFM_SECRETS_MASTER_KEY_FILE: "/nonexistent/plfm-key" }, "/srv"),
+      /PLFM_SECRETS_MASTER_KEY_FILE: cannot read/,
+    );
+  });
+
+  test("PLFM_PUBLIC_URL is an http(s) URL, kept without a trailing slash", () => {
+    assert.equal(
+      loadServerConfig({ PLFM_PUBLIC_URL: "https://plfm.example.com/" }, "/srv").publicUrl,
+      "https://plfm.example.com",
+    );
+    assert.throws(() => loadServerConfig({ PLFM_PUBLIC_URL: "plfm.example.com" }, "/srv"), /PLFM_PUBLIC_URL/);
+    assert.throws(() => loadServerConfig({ PLFM_PUBLIC_URL: "ftp://x" }, "/srv"), /PLFM_PUBLIC_URL/);
+  });
+
+  test("PLFM_IPV4_POOL takes addresses and CIDR blocks; a bad entry is reported", () => {
+    const c = loadServerConfig({ PLFM_IPV4_POOL: "203.0.113.9, 198.51.100.0/30,203.0.113.8" }, "/srv");
+    assert.deepEqual(c.ipv4Pool, [
+      { first: 0xc6336400, last: 0xc6336403 },
+      { first: 0xcb007108, last: 0xcb007109 },
+    ]);
+    assert.throws(() => loadServerConfig({ PLFM_IPV4_POOL: "203.0.113.1/29" }, "/srv"), /PLFM_IPV4_POOL/);
+    assert.throws(() => loadServerConfig({ PLFM_IPV4_POOL: "203.0.113.256" }, "/srv"), /PLFM_IPV4_POOL/);
   });
 
   test("PLFM_DEV is 1 or 0; operator emails are lower-cased", () => {

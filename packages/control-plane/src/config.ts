@@ -1,4 +1,7 @@
 import { resolve } from "node:path";
+import { type Ipv4Range, parseIpv4Pool } from "./networking/ipv4-pool.ts";
+import type { Keyring } from "./secrets/keyring.ts";
+import { loadSecretsKeyring } from "./secrets/keyring-config.ts";
 
 /** Where the HTTP server listens. `host` is a bare address (no brackets) or a name. */
 export interface ListenAddress {
@@ -22,6 +25,16 @@ export interface ServerConfig {
   dev: boolean;
   /** `PLFM_OPERATOR_EMAILS` (comma-separated, lower-cased): users granted `nodes:admin`. */
   operatorEmails: ReadonlySet<string>;
+  /** `PLFM_PUBLIC_URL`: the server's URL as users reach it (device-flow links); absent = the request's URL. */
+  publicUrl?: string | null;
+  /** `PLFM_IPV4_POOL` (addresses and CIDRs, comma-separated): the IPv4 add-on's pool. Absent = empty. */
+  ipv4Pool?: readonly Ipv4Range[];
+  /**
+   * `PLFM_SECRETS_MASTER_KEY` or `_FILE`, `_ID`, `PLFM_SECRETS_PREVIOUS_KEYS_FILE`: the secrets
+   * keyring. Null or absent = no key (dev mode then generates an ephemeral one; otherwise
+   * secret writes answer 503). A key that is set but unusable is a ConfigError.
+   */
+  secretsKeyring?: Keyring | null;
 }
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -77,6 +90,9 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
         .map((e) => e.trim().toLowerCase())
         .filter((e) => e !== ""),
     ),
+    publicUrl: attempt("PLFM_PUBLIC_URL", () => parsePublicUrl(env.PLFM_PUBLIC_URL), null),
+    ipv4Pool: attempt("PLFM_IPV4_POOL", () => parseIpv4Pool(env.PLFM_IPV4_POOL), []),
+    secretsKeyring: attempt("secrets master key", () => loadSecretsKeyring(env), null),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -93,6 +109,21 @@ function parseFlag(value: string | undefined): boolean {
 function nonEmpty(value: string | undefined): string | undefined {
   const v = value?.trim();
   return v === undefined || v === "" ? undefined : v;
+}
+
+function parsePublicUrl(value: string | undefined): string | null {
+  const v = nonEmpty(value);
+  if (v === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new Error(`not a URL (expected e.g. https://plfm.example.com), got "${v}"`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new Error(`scheme must be https:// or http://, got ${url.protocol}//`);
+  }
+  return v.replace(/\/+$/, "");
 }
 
 function parseDatabaseUrl(value: string | undefined): string | null {

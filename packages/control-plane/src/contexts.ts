@@ -1,6 +1,11 @@
 // Every bounded context the server mounts, in migration order. A new context
 // adds one line here.
+import { apps } from "./apps/index.ts";
+import { auth } from "./auth/index.ts";
 import type { BoundedContext } from "./context.ts";
+import { networking } from "./networking/index.ts";
+import { secrets } from "./secrets/index.ts";
+import { storage } from "./storage/index.ts";
 import { tenancy } from "./tenancy/index.ts";
 
-export const contexts: readonly BoundedContext[] = [tenancy];
+export const contexts: readonly BoundedContext[] = [auth, tenancy, apps, networking, secrets, storage];

@@ -1,5 +1,6 @@
 // plfm's control plane: the `plfm server` process (HTTP API, database,
 // background workers) and, later, one folder per bounded context.
+export * from "./auth/bootstrap.ts";
 export * from "./config.ts";
 export * from "./database.ts";
 export * from "./exit-hooks.ts";

@@ -1,7 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { createLogger, KernelRuntime, type Logger, type Projection } from "@plfm/kernel";
 import type { FastifyInstance } from "fastify";
-import { registerAuthRoutes } from "./auth/routes.ts";
 import { formatListenAddr, type ListenAddress, type ServerConfig } from "./config.ts";
 import { contexts } from "./contexts.ts";
 import { type Database, openDatabase, StartupError } from "./database.ts";
@@ -10,6 +9,7 @@ import { createServerMetrics, type ServerMetrics } from "./http/metrics.ts";
 import { registerOpenApi } from "./http/openapi.ts";
 import type { RouteDeps } from "./http/route.ts";
 import { databaseReadiness } from "./readiness.ts";
+import { resolveSecretsKeyring } from "./secrets/keyring-config.ts";
 
 /** A started `plfm server`. */
 export interface RunningServer {
@@ -78,10 +78,12 @@ export async function startServer(
     auth: { dev: config.dev, operatorEmails: config.operatorEmails },
     projectionWaitTimeoutMs: config.projectionWaitTimeoutMs,
     now: () => new Date(),
+    publicUrl: config.publicUrl ?? null,
+    ipv4Pool: config.ipv4Pool ?? [],
+    keyring: resolveSecretsKeyring(config, logger),
   };
   // Bounded contexts register their routes here, after the OpenAPI collector.
   await registerOpenApi(app, "1");
-  registerAuthRoutes(app, deps);
   for (const context of contexts) context.registerRoutes(app, deps);
 
   let closing: Promise<void> | null = null;

@@ -1,12 +1,13 @@
 import type { Command } from "commander";
 import { EXIT } from "../exit-codes.ts";
+import { registerMintTokenCommand } from "./mint-token.ts";
 
 /**
  * `plfm server`: the control plane daemon. Configured only by environment
  * variables (spec platform.md §1), listed in the help text.
  */
 export function registerServerCommands(program: Command): void {
-  program
+  const server = program
     .command("server")
     .description("run the control plane: HTTP API, event log, projections and controllers")
     .addHelpText(
@@ -16,7 +17,9 @@ Environment:
   DATABASE_URL                        Postgres 15+ connection string; unset = embedded Postgres in ./.plfm/pg
   PLFM_LISTEN_ADDR                    address to listen on (default [::]:8080)
   PLFM_LOG_LEVEL                      fatal|error|warn|info|debug|trace|silent (default info)
-  PLFM_PROJECTION_WAIT_TIMEOUT_SECS   read-your-writes wait before 504 projection_timeout (default 5)`,
+  PLFM_PROJECTION_WAIT_TIMEOUT_SECS   read-your-writes wait before 504 projection_timeout (default 5)
+  PLFM_PUBLIC_URL                     the server's URL as users reach it (device sign-in links)
+  PLFM_OPERATOR_EMAILS                comma-separated emails granted nodes:admin`,
     )
     .action(async () => {
       // Loaded here, not at the top: only the daemons need the control plane,
@@ -33,4 +36,5 @@ Environment:
       }
       process.exitCode = await runServer(config);
     });
+  registerMintTokenCommand(server);
 }

@@ -23,7 +23,7 @@ export interface OrgAccess {
 }
 
 export interface AuthSettings {
-  /** PLFM_DEV=1: accept `Bearer user:<email>` (never in production). */
+  /** PLFM_DEV=1: accept `Bearer user:<email>` and `Bearer sp:<id>` (never in production). */
   dev: boolean;
   operatorEmails: ReadonlySet<string>;
 }
@@ -48,6 +48,7 @@ export async function authenticate(
     throw new KernelError("invalid_authorization", "The Authorization header must be `Bearer <token>`.");
   const token = m[1];
   if (settings.dev && token.startsWith("user:")) return devUser(token.slice(5), settings);
+  if (settings.dev && token.startsWith("sp:")) return devServicePrincipal(db, token.slice(3));
   const { rows } = await db.query<{
     subject_type: "user" | "service_principal";
     subject_id: string;
@@ -89,6 +90,24 @@ function devUser(email: string, settings: AuthSettings): Principal {
     tokenScopes: new Set(ALL_SCOPES.filter((s) => s !== "nodes:admin")),
     operator: settings.operatorEmails.has(normalised),
     orgId: null,
+  };
+}
+
+/** `sp:<id>` in dev mode: the principal with all its granted scopes, in its org. */
+async function devServicePrincipal(db: Queryable, id: string): Promise<Principal> {
+  const { rows } = await db.query<{ org_id: string; scopes: string[] }>(
+    "SELECT org_id, scopes FROM service_principals WHERE service_principal_id = $1 AND NOT is_deleted",
+    [id],
+  );
+  const row = rows[0];
+  if (!row) throw new KernelError("invalid_token", "A dev token `sp:<id>` names a live service principal.");
+  return {
+    type: "service_principal",
+    id,
+    email: null,
+    tokenScopes: new Set(row.scopes.filter(isScope)),
+    operator: false,
+    orgId: row.org_id,
   };
 }
 

@@ -1,6 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
 import { addRoute, type RouteDeps } from "../http/route.ts";
+import { registerDeviceRoutes } from "./device-routes.ts";
+import { registerServicePrincipalRoutes } from "./sp-routes.ts";
+import { registerTokenRoutes } from "./token-routes.ts";
 
 const WhoAmI = Type.Object({
   subject_type: Type.String(),
@@ -10,7 +13,11 @@ const WhoAmI = Type.Object({
   scopes: Type.Array(Type.String()),
 });
 
+/** Every auth endpoint: whoami, the token endpoints, the device flow and its page, service principals. */
 export function registerAuthRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  registerTokenRoutes(app, deps);
+  registerDeviceRoutes(app, deps);
+  registerServicePrincipalRoutes(app, deps);
   addRoute(app, deps, {
     method: "GET",
     url: "/v1/auth/whoami",

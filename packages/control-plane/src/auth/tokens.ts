@@ -12,8 +12,15 @@ export const TOKEN_PREFIX = {
 
 export type TokenKind = keyof typeof TOKEN_PREFIX;
 
-/** Access tokens live 15 minutes; refresh tokens 30 days. */
+/** Access tokens live 15 minutes; refresh tokens 30 days; device codes 10 minutes (spec §4.5). */
 export const ACCESS_TOKEN_TTL_MS = 15 * 60 * 1000;
+export const REFRESH_TOKEN_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+export const DEVICE_CODE_TTL_MS = 10 * 60 * 1000;
+
+/** `plfm_xx_` + 43 base64url characters (32 bytes, no padding). */
+export function tokenPattern(kind: TokenKind): string {
+  return `^${TOKEN_PREFIX[kind]}[A-Za-z0-9_-]{43}$`;
+}
 
 /** A new token: prefix + 32 random bytes base64url. Only its hash is ever stored. */
 export function newToken(kind: TokenKind): string {

@@ -16,6 +16,8 @@ import {
   type Principal,
 } from "../auth/principal.ts";
 import type { Scope } from "../auth/scopes.ts";
+import type { Ipv4Range } from "../networking/ipv4-pool.ts";
+import type { Keyring } from "../secrets/keyring.ts";
 
 /** What every route handler may use. */
 export interface RouteDeps {
@@ -25,6 +27,12 @@ export interface RouteDeps {
   /** Read-your-writes bound (PLFM_PROJECTION_WAIT_TIMEOUT_SECS). */
   projectionWaitTimeoutMs: number;
   now: () => Date;
+  /** PLFM_PUBLIC_URL: where users reach the server (the device page); null = the request's own URL. */
+  publicUrl?: string | null;
+  /** PLFM_IPV4_POOL: the addresses the IPv4 add-on hands out (none when absent). */
+  ipv4Pool?: readonly Ipv4Range[];
+  /** The secrets master keys; null/absent = none configured (secret writes answer 503). */
+  keyring?: Keyring | null;
 }
 
 export interface RouteContext<B, P, Q> {

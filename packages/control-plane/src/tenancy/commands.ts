@@ -1,4 +1,5 @@
-// The org commands' I/O: load, decide (pure, org.ts), claim names, append.
+// The org commands' I/O: load, decide (pure, org.ts), claim names, append;
+// and the environment every tenancy command shares.
 import {
   append,
   evolvePending,
@@ -9,19 +10,20 @@ import {
   newId,
   type Pool,
   type Position,
-  sqlState,
-  UNIQUE_VIOLATION,
+  type Queryable,
   wakeReaders,
   withTransaction,
 } from "@plfm/kernel";
-import type { PoolClient } from "pg";
 import type { Principal } from "../auth/principal.ts";
+import { type AuditLogger, recordAudit } from "./audit.ts";
+import { CLAIM_SCOPE, claimName, releaseNames } from "./claims.ts";
 import {
   decideCreateOrg,
   decideUpdateOrg,
   evolveOrg,
   initialOrg,
   ORG,
+  ORG_MEMBER,
   type OrgView,
   orgView,
 } from "./org.ts";
@@ -32,32 +34,35 @@ export interface CommandOutcome<R> {
   replayed: boolean;
 }
 
-const ORG_NAMES = "org";
 const fixedClock = (at: Date) => ({ now: () => at });
 
-/** Claims a unique name in the caller's transaction; 409 `conflict` when taken. */
-async function claimName(client: PoolClient, scope: string, name: string, ownerId: string): Promise<void> {
-  try {
-    await client.query("INSERT INTO name_claims (scope, name, owner_id) VALUES ($1, $2, $3)", [
-      scope,
-      name,
-      ownerId,
-    ]);
-  } catch (err) {
-    if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
-    throw new KernelError("conflict", `The name '${name}' is already in use.`, {
-      details: [{ field: "name", code: "name_in_use", message: "already in use" }],
-    });
-  }
+/** What every tenancy command needs besides its own input. */
+export interface CommandEnv {
+  pool: Pool;
+  principal: Principal;
+  idempotency: IdempotencyRequest | null;
+  /** The HTTP request id: every event of the command carries it. */
+  requestId: string;
+  now: Date;
+  /** Where audit lines go (recordAudit). */
+  log: AuditLogger;
 }
 
+/** The events' envelope fields shared by one command. */
+export const metaOf = (env: CommandEnv) => ({
+  actorType: env.principal.type,
+  actorId: env.principal.id,
+  requestId: env.requestId,
+});
+
+export const clockOf = (env: CommandEnv) => fixedClock(env.now);
+
+/** POST /orgs: the org and its creator as owner, with the org name and the owner's email claimed. */
 export async function createOrg(
-  pool: Pool,
-  principal: Principal,
+  env: CommandEnv,
   body: { name: string; billing_email?: string | undefined },
-  idempotency: IdempotencyRequest | null,
-  now: Date,
 ): Promise<CommandOutcome<OrgView>> {
+  const { pool, principal, idempotency, now } = env;
   if (principal.type !== "user" || principal.email === null) {
     throw new KernelError("forbidden", "Only users create organisations.");
   }
@@ -66,12 +71,14 @@ export async function createOrg(
     if (replay) return { response: replay.response as OrgView, position: replay.position, replayed: true };
   }
   const orgId = newId("org");
+  const memberId = newId("mem");
+  const email = principal.email;
   const events = decideCreateOrg({
     orgId,
-    memberId: newId("mem"),
+    memberId,
     name: body.name,
     billingEmail: body.billing_email,
-    creator: { userId: principal.id, email: principal.email },
+    creator: { userId: principal.id, email },
   });
   const response: OrgView = {
     org_id: orgId,
@@ -83,14 +90,33 @@ export async function createOrg(
   };
   try {
     const result = await withTransaction(pool, async (client) => {
-      await claimName(client, ORG_NAMES, body.name, orgId);
-      return append(client, {
-        meta: { actorType: "user", actorId: principal.id, requestId: idempotency?.key ?? orgId },
+      await claimName(client, CLAIM_SCOPE.org(), body.name, orgId);
+      const r = await append(client, {
+        meta: metaOf(env),
         events,
         expected: events.map((e) => ({ aggregateType: e.aggregateType, aggregateId: e.aggregateId, seq: 0 })),
         ...(idempotency ? { idempotency: { ...idempotency, response } } : {}),
-        clock: fixedClock(now),
+        clock: clockOf(env),
       });
+      if (!r.replayed) {
+        await claimName(client, CLAIM_SCOPE.member(orgId), email, memberId, "email");
+        await addOwnerClaim(client, orgId, memberId);
+        await recordAudit(
+          client,
+          {
+            org_id: orgId,
+            actor_type: principal.type,
+            actor_id: principal.id,
+            action: "org_member.added",
+            target_type: ORG_MEMBER,
+            target_id: memberId,
+            request_id: env.requestId,
+            details: { email, role: "owner" },
+          },
+          env.log,
+        );
+      }
+      return r;
     });
     wakeReaders(pool);
     if (result.replayed)
@@ -106,19 +132,14 @@ export async function createOrg(
   }
 }
 
+/** PATCH /orgs/{org}: rename (claiming the new name, freeing the old) or set the billing email. */
 export async function updateOrg(
-  pool: Pool,
-  principal: Principal,
+  env: CommandEnv,
   orgId: string,
   body: { name?: string | undefined; billing_email?: string | undefined; expected_version: number },
-  idempotency: IdempotencyRequest | null,
-  now: Date,
 ): Promise<CommandOutcome<OrgView>> {
-  const meta = {
-    actorType: principal.type,
-    actorId: principal.id,
-    requestId: idempotency?.key ?? newId("req"),
-  };
+  const { pool, idempotency, now } = env;
+  const meta = metaOf(env);
   const aggregate = { aggregateType: ORG, initial: initialOrg, evolve: evolveOrg };
   // A rename needs its new name claimed in the append's transaction.
   const result = await withTransaction(pool, async (client) => {
@@ -126,7 +147,7 @@ export async function updateOrg(
       aggregate,
       aggregateId: orgId,
       meta,
-      clock: fixedClock(now),
+      clock: clockOf(env),
       maxAttempts: 1,
       ...(idempotency ? { idempotency } : {}),
       decide: (state, version) => {
@@ -137,15 +158,19 @@ export async function updateOrg(
     });
     const renamed = body.name !== undefined && !r.replayed && r.events.some((e) => "name" in e.payload);
     if (renamed) {
-      await claimName(client, ORG_NAMES, body.name as string, orgId);
-      await client.query("DELETE FROM name_claims WHERE scope = $1 AND owner_id = $2 AND name <> $3", [
-        ORG_NAMES,
-        orgId,
-        body.name,
-      ]);
+      await claimName(client, CLAIM_SCOPE.org(), body.name as string, orgId);
+      await releaseNames(client, CLAIM_SCOPE.org(), orgId, body.name as string);
     }
     return r;
   });
   wakeReaders(pool);
   return { response: result.response, position: result.position, replayed: result.replayed };
+}
+
+/** Records `memberId` as one of the org's owners (see org_owner_claims). */
+export async function addOwnerClaim(client: Queryable, orgId: string, memberId: string): Promise<void> {
+  await client.query(
+    "INSERT INTO org_owner_claims (org_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    [orgId, memberId],
+  );
 }

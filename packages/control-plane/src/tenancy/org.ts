@@ -6,7 +6,14 @@ export const ORG_MEMBER = "org_member";
 
 export type OrgEvent =
   | { type: "org.created"; payload: { org_id: string; name: string; billing_email?: string } }
-  | { type: "org.updated"; payload: { org_id: string; name?: string; billing_email?: string } };
+  | { type: "org.updated"; payload: { org_id: string; name?: string; billing_email?: string } }
+  | { type: "org.quota_set"; payload: { org_id: string; dimension: string; limit_value: number | null } };
+
+/** A quota an operator set: its limit (null = unlimited) and how many times it was set. */
+export interface QuotaSetting {
+  limit: number | null;
+  version: number;
+}
 
 export interface OrgState {
   exists: boolean;
@@ -15,6 +22,8 @@ export interface OrgState {
   createdAt: Date | null;
   updatedAt: Date | null;
   version: number;
+  /** By dimension; only quotas that were set (defaults live in quotas.ts). */
+  quotas: Readonly<Record<string, QuotaSetting>>;
 }
 
 export const initialOrg = (): OrgState => ({
@@ -24,6 +33,7 @@ export const initialOrg = (): OrgState => ({
   createdAt: null,
   updatedAt: null,
   version: 0,
+  quotas: {},
 });
 
 export function evolveOrg(state: OrgState, e: StoredEvent): OrgState {
@@ -37,6 +47,7 @@ export function evolveOrg(state: OrgState, e: StoredEvent): OrgState {
         createdAt: e.occurredAt,
         updatedAt: e.occurredAt,
         version: e.aggregateSeq,
+        quotas: {},
       };
     case "org.updated":
       return {
@@ -46,8 +57,20 @@ export function evolveOrg(state: OrgState, e: StoredEvent): OrgState {
         updatedAt: e.occurredAt,
         version: e.aggregateSeq,
       };
+    case "org.quota_set": {
+      // A quota change is a change of the org: its resource_version moves too,
+      // so the view's version always equals the aggregate's (PATCH checks it).
+      const dimension = String(p.dimension);
+      const limit = typeof p.limit_value === "number" ? p.limit_value : null;
+      const version = (state.quotas[dimension]?.version ?? 0) + 1;
+      return {
+        ...state,
+        quotas: { ...state.quotas, [dimension]: { limit, version } },
+        updatedAt: e.occurredAt,
+        version: e.aggregateSeq,
+      };
+    }
     default:
-      // Other org.* events (quotas, later) do not change this view of the org.
       return { ...state, version: e.aggregateSeq };
   }
 }
@@ -126,4 +149,39 @@ export function decideUpdateOrg(
   }
   if (Object.keys(payload).length === 1) return [];
   return [{ aggregateType: ORG, aggregateId: orgId, eventType: "org.updated", orgId, payload }];
+}
+
+/**
+ * PUT quota: `expected_version`, when given, is the quota's own version (0 if
+ * never set). Setting the current limit again appends nothing.
+ */
+export function decideSetQuota(
+  state: OrgState,
+  input: {
+    orgId: string;
+    dimension: string;
+    limit_value: number | null;
+    expected_version?: number | undefined;
+  },
+): NewEvent[] {
+  if (!state.exists) throw new KernelError("not_found", "No such organisation.");
+  const current = state.quotas[input.dimension];
+  const version = current?.version ?? 0;
+  if (input.expected_version !== undefined && input.expected_version !== version) {
+    throw new KernelError(
+      "version_conflict",
+      `The quota is at version ${version}, not ${input.expected_version}; reload and retry.`,
+    );
+  }
+  if (current !== undefined && current.limit === input.limit_value) return [];
+  const { orgId, dimension } = input;
+  return [
+    {
+      aggregateType: ORG,
+      aggregateId: orgId,
+      eventType: "org.quota_set",
+      orgId,
+      payload: { org_id: orgId, dimension, limit_value: input.limit_value },
+    },
+  ];
 }

@@ -4,13 +4,12 @@ import { type Static, Type } from "typebox";
 import { PageQuery, pageAfter, toPage } from "../http/pagination.ts";
 import { addRoute, type RouteDeps } from "../http/route.ts";
 import { createOrg, updateOrg } from "./commands.ts";
+import { registerMemberRoutes } from "./member-routes.ts";
 import type { OrgView } from "./org.ts";
+import { registerProjectRoutes } from "./project-routes.ts";
+import { registerQuotaRoutes } from "./quota-routes.ts";
+import { commandEnv, Email, Name, OrgParams } from "./schemas.ts";
 
-const Name = Type.String({ pattern: "^[a-z][a-z0-9-]*$", minLength: 1, maxLength: 63 });
-const Email = Type.String({ pattern: "^[^@\\s]+@[^@\\s]+$", maxLength: 254 });
-const OrgId = Type.String({ pattern: "^org_[0-9A-HJKMNP-TV-Z]{26}$" });
-
-const OrgParams = Type.Object({ org: OrgId }, { additionalProperties: false });
 const CreateOrgBody = Type.Object(
   { name: Name, billing_email: Type.Optional(Email) },
   { additionalProperties: false },
@@ -48,8 +47,15 @@ const toView = (r: OrgRow): OrgView => ({
   updated_at: r.updated_at.toISOString(),
 });
 
-/** Orgs: create (the creator becomes owner), list mine, read, rename. */
+/** Orgs: create (the creator becomes owner), list mine, read, rename; then members, projects, quotas. */
 export function registerTenancyRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  registerOrgRoutes(app, deps);
+  registerMemberRoutes(app, deps);
+  registerProjectRoutes(app, deps);
+  registerQuotaRoutes(app, deps);
+}
+
+function registerOrgRoutes(app: FastifyInstance, deps: RouteDeps): void {
   addRoute<Static<typeof CreateOrgBody>>(app, deps, {
     method: "POST",
     url: "/v1/orgs",
@@ -60,7 +66,7 @@ export function registerTenancyRoutes(app: FastifyInstance, deps: RouteDeps): vo
     body: CreateOrgBody,
     response: { 201: Org },
     handler: async (ctx) => {
-      const r = await createOrg(deps.pool, ctx.principal, ctx.body, ctx.idempotency, deps.now());
+      const r = await createOrg(commandEnv(ctx, app.log), ctx.body);
       return {
         status: 201,
         body: r.response,
@@ -128,14 +134,7 @@ export function registerTenancyRoutes(app: FastifyInstance, deps: RouteDeps): vo
       if (ctx.body.billing_email !== undefined && !ctx.org?.scopes.has("billing:write")) {
         throw new KernelError("insufficient_scope", "Setting billing_email needs the billing:write scope.");
       }
-      const r = await updateOrg(
-        deps.pool,
-        ctx.principal,
-        ctx.params.org,
-        ctx.body,
-        ctx.idempotency,
-        deps.now(),
-      );
+      const r = await updateOrg(commandEnv(ctx, app.log), ctx.params.org, ctx.body);
       return {
         status: 200,
         body: r.response,

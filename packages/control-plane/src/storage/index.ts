@@ -1,0 +1,17 @@
+import type { BoundedContext } from "../context.ts";
+import { storageProjections } from "./projections.ts";
+import { registerStorageRoutes } from "./routes.ts";
+
+export { reportRestoreStatus } from "./restore-commands.ts";
+export { reportSnapshotStatus } from "./snapshot-commands.ts";
+export * from "./state-machines.ts";
+export { STORAGE_USAGE } from "./usage.ts";
+export { reportVolumeState } from "./volume-commands.ts";
+
+/** Volumes, attachments, snapshot and restore records (executing them on nodes comes later). */
+export const storage: BoundedContext = {
+  name: "storage",
+  migrations: new URL("./migrations", import.meta.url).pathname,
+  projections: storageProjections,
+  registerRoutes: registerStorageRoutes,
+};
