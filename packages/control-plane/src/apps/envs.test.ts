@@ -254,7 +254,7 @@ describe("envs", () => {
     const envId = String(env.env_id);
     const blockers = await withTransaction(h.db.pool, async (c) => {
       await c.query("CREATE TEMP TABLE route_claims (env_id text) ON COMMIT DROP");
-      await c.query("CREATE TEMP TABLE volume_attachments (env_id text, is_deleted boolean) ON COMMIT DROP");
+      await c.query("CREATE TEMP TABLE volume_attachment_claims (env_id text) ON COMMIT DROP");
       await c.query(
         "CREATE TEMP TABLE ipv4_allocations (env_id text, released_at timestamptz) ON COMMIT DROP",
       );
@@ -263,21 +263,12 @@ describe("envs", () => {
       seen.push(await envDeletionBlocker(c, envId));
       await c.query("INSERT INTO ipv4_allocations VALUES ($1, null)", [envId]);
       seen.push(await envDeletionBlocker(c, envId));
-      await c.query("INSERT INTO volume_attachments VALUES ($1, true)", [envId]);
-      seen.push(await envDeletionBlocker(c, envId));
-      await c.query("INSERT INTO volume_attachments VALUES ($1, false)", [envId]);
+      await c.query("INSERT INTO volume_attachment_claims VALUES ($1)", [envId]);
       seen.push(await envDeletionBlocker(c, envId));
       await c.query("INSERT INTO route_claims VALUES ($1)", [envId]);
       seen.push(await envDeletionBlocker(c, envId));
       return seen;
     });
-    assert.deepEqual(blockers, [
-      null,
-      null,
-      "an IPv4 address",
-      "an IPv4 address",
-      "volume attachments",
-      "routes",
-    ]);
+    assert.deepEqual(blockers, [null, null, "an IPv4 address", "volume attachments", "routes"]);
   });
 });

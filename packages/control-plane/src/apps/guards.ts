@@ -59,8 +59,10 @@ export async function envDeletionBlocker(db: Queryable, envId: string): Promise<
   const checks: [string, string, string][] = [
     ["route_claims", "SELECT 1 FROM route_claims WHERE env_id = $1 LIMIT 1", "routes"],
     [
-      "volume_attachments",
-      "SELECT 1 FROM volume_attachments WHERE env_id = $1 AND NOT is_deleted LIMIT 1",
+      // The storage context's command-side claims: written with the attachment's
+      // events, so an attachment made a moment ago counts (the view may lag).
+      "volume_attachment_claims",
+      "SELECT 1 FROM volume_attachment_claims WHERE env_id = $1 LIMIT 1",
       "volume attachments",
     ],
     [

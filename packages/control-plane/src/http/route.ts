@@ -167,6 +167,8 @@ function idempotencyFor(
     actorId: principal.id,
     endpoint,
     key,
-    requestHash: requestHash(endpoint, request.body ?? null),
+    // The path is part of the request: one key sent to two resources (DELETE
+    // on two apps) is a reuse, not a replay.
+    requestHash: requestHash(`${endpoint} ${request.url.split("?", 1)[0]}`, request.body ?? null),
   };
 }

@@ -4,6 +4,8 @@
 import { KernelError, type Queryable } from "@plfm/kernel";
 // guards.ts rather than the apps index, which imports this module back.
 import { appUsage, envUsage } from "../apps/guards.ts";
+import { hostnameUsage, ipv4Usage, publicPortUsage, routeUsage } from "../networking/usage.ts";
+import { STORAGE_USAGE } from "../storage/usage.ts";
 
 const GiB = 1024 ** 3;
 
@@ -56,15 +58,15 @@ export const QUOTA_USAGE: Readonly<Record<QuotaDimension, UsageCounter>> = {
   max_instances: notYetCounted, // TODO(scheduler: instances with desired_state ≠ stopped, surge included)
   max_total_memory_bytes: notYetCounted, // TODO(scheduler: memory with overhead)
   max_total_cpu_request: notYetCounted, // TODO(scheduler)
-  max_routes: notYetCounted, // TODO(networking: routes)
-  max_public_ports: notYetCounted, // TODO(networking: routes)
-  max_hostnames: notYetCounted, // TODO(networking: routes)
-  max_ipv4_allocations: notYetCounted, // TODO(networking: IPv4 envs)
-  max_volumes: notYetCounted, // TODO(storage: volumes)
-  max_total_volume_bytes: notYetCounted, // TODO(storage: volumes)
-  max_volume_attachments: notYetCounted, // TODO(storage: attachments)
-  max_snapshots_per_volume: notYetCounted, // TODO(storage: snapshots of `within`)
-  max_restore_jobs: notYetCounted, // TODO(storage: queued/running restore jobs)
+  max_routes: routeUsage,
+  max_public_ports: publicPortUsage,
+  max_hostnames: hostnameUsage,
+  max_ipv4_allocations: ipv4Usage,
+  max_volumes: STORAGE_USAGE.max_volumes,
+  max_total_volume_bytes: STORAGE_USAGE.max_total_volume_bytes,
+  max_volume_attachments: STORAGE_USAGE.max_volume_attachments,
+  max_snapshots_per_volume: STORAGE_USAGE.max_snapshots_per_volume,
+  max_restore_jobs: STORAGE_USAGE.max_restore_jobs,
 };
 
 /** One row of GET …/quotas. `resource_version` counts the sets (0 = the default). */
