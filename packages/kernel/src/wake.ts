@@ -47,9 +47,10 @@ const NOTIFY_SQL = `BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify(
  * Only pools are woken: a client inside the caller's own transaction must not
  * get a stray query, so such a caller calls this with its pool after COMMIT.
  */
-export function wakeReaders(db: Queryable): void {
+export function wakeReaders(db: Queryable, eventTypes: readonly string[] = []): void {
   if (!(db instanceof pg.Pool)) return;
-  signalLocal(db, EVENTS_CHANNEL, "");
+  // In-process readers learn which event types landed (none named: all may have).
+  signalLocal(db, EVENTS_CHANNEL, [...new Set(eventTypes)].join(","));
   let s = state.get(db);
   if (!s) {
     s = { busy: false, again: false };

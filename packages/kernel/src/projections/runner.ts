@@ -113,7 +113,7 @@ export class ProjectionRunner {
 
   async #start(): Promise<void> {
     // Subscribe before the first batch, so a commit between the two still wakes us.
-    const unsubscribe = await this.#notifier.subscribe(EVENTS_CHANNEL, () => this.#wakeAll());
+    const unsubscribe = await this.#notifier.subscribe(EVENTS_CHANNEL, (payload) => this.#wakeAll(payload));
     if (this.#stopping) {
       unsubscribe();
       return;
@@ -130,8 +130,18 @@ export class ProjectionRunner {
     this.#unsubscribe = null;
   }
 
-  #wakeAll(): void {
+  /**
+   * Wakes the loops an append concerns. In-process wake-ups name the appended
+   * event types (see wake.ts); a projection filtered to other types has
+   * nothing to apply and is left to its poll, so one write does not cost a
+   * batch transaction in every projection. NOTIFY wake-ups from other
+   * processes carry no types and wake every loop.
+   */
+  #wakeAll(payload: string | null = null): void {
+    const types = payload ? new Set(payload.split(",")) : null;
     for (const loop of this.#loops) {
+      const filter = loop.projection.eventTypes;
+      if (types && filter && !filter.some((t) => types.has(t))) continue;
       loop.dirty = true;
       if (loop.sleeper?.interruptible) loop.sleeper.done();
     }
