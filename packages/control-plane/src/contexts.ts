@@ -3,9 +3,20 @@
 import { apps } from "./apps/index.ts";
 import { auth } from "./auth/index.ts";
 import type { BoundedContext } from "./context.ts";
+import { fleet } from "./fleet/index.ts";
 import { networking } from "./networking/index.ts";
+import { operator } from "./operator/index.ts";
 import { secrets } from "./secrets/index.ts";
 import { storage } from "./storage/index.ts";
 import { tenancy } from "./tenancy/index.ts";
 
-export const contexts: readonly BoundedContext[] = [auth, tenancy, apps, networking, secrets, storage];
+export const contexts: readonly BoundedContext[] = [
+  auth,
+  tenancy,
+  apps,
+  networking,
+  secrets,
+  storage,
+  operator,
+  fleet,
+];

@@ -81,6 +81,7 @@ export async function startServer(
     publicUrl: config.publicUrl ?? null,
     ipv4Pool: config.ipv4Pool ?? [],
     keyring: resolveSecretsKeyring(config, logger),
+    projections: serverProjections,
   };
   // Bounded contexts register their routes here, after the OpenAPI collector.
   await registerOpenApi(app, "1");

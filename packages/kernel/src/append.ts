@@ -109,7 +109,10 @@ export async function append(db: Queryable, input: AppendInput): Promise<AppendR
     };
   });
   const last = events[events.length - 1] as StoredEvent;
-  wakeReaders(db, ev.map((e) => e.eventType));
+  wakeReaders(
+    db,
+    ev.map((e) => e.eventType),
+  );
   return { replayed: false, events, position: { txId: last.txId, eventId: last.eventId } };
 }
 

@@ -5,6 +5,7 @@ import { addRoute, type RouteDeps } from "../http/route.ts";
 import type { EnvView } from "./env.ts";
 import { createEnv, deleteEnv, setScale, updateEnv } from "./env-commands.ts";
 import { ENV_COLUMNS, type EnvPath, type EnvRow, readApp, readEnv, readScale, toView } from "./reads.ts";
+import { desiredReleases, lastDeploy } from "./release-reads.ts";
 import { commandCtx, written } from "./route-helpers.ts";
 import {
   CreateEnvBody,
@@ -150,14 +151,16 @@ export function registerEnvRoutes(app: FastifyInstance, deps: RouteDeps): void {
     params: EnvParams,
     response: { 200: EnvStatus },
     handler: async (ctx) => {
-      const [env, parent, scale] = await Promise.all([
+      const [env, parent, scale, desired, deploy] = await Promise.all([
         readEnv(deps.pool, ctx.params),
         readApp(deps.pool, ctx.params.org, ctx.params.app),
         readScale(deps.pool, ctx.params),
+        desiredReleases(deps.pool, ctx.params.env),
+        lastDeploy(deps.pool, ctx.params.env),
       ]);
-      const processes = processesFromScale(scale.processes);
-      // TODO(networking, deploys, scheduler): routes, last_deploy, last_reconcile_at and last_error
-      // come from the routes/route_backends, deploys and scheduler_status tables once they exist.
+      const processes = processesFromScale(scale.processes, desired);
+      // TODO(networking, scheduler): routes, last_reconcile_at and last_error come from the
+      // routes/route_backends and scheduler_status tables once they exist.
       return {
         status: 200,
         body: {
@@ -168,7 +171,7 @@ export function registerEnvRoutes(app: FastifyInstance, deps: RouteDeps): void {
           status: envHealth(processes),
           processes,
           routes: [],
-          last_deploy: null,
+          last_deploy: deploy,
           last_reconcile_at: null,
           last_error: null,
         },

@@ -3,6 +3,7 @@
 // hold under concurrency.
 import type { Queryable } from "@plfm/kernel";
 import { CLAIM_SCOPE } from "../tenancy/claims.ts";
+import { desiredProcessTypes } from "./desired.ts";
 
 /**
  * Serialises a parent's deletion against the creation of its children.
@@ -130,16 +131,19 @@ export async function envUsage(db: Queryable, orgId: string): Promise<number> {
 
 /**
  * The hook for compliance item 35 (PUT scale with an unknown process type →
- * 400 invalid_argument): returns those of `processTypes` the env's release
- * does not define. Releases do not exist yet, so nothing is unknown and any
- * name matching the schema's pattern is accepted.
- * TODO(releases): look the process types up in the env's desired release
- * (env_desired_releases → releases.manifest), or the app's latest release.
+ * 400 invalid_argument): returns those of `processTypes` that none of the
+ * env's desired releases defines (see {@link desiredProcessTypes}, read from
+ * the log so a deploy just made counts). An env never deployed has no release
+ * to check against, so nothing is unknown there and any name matching the
+ * schema's pattern is accepted (the scheduler ignores process types without a
+ * desired release).
  */
 export async function unknownProcessTypes(
-  _db: Queryable,
-  _env: { orgId: string; appId: string; envId: string },
-  _processTypes: readonly string[],
+  db: Queryable,
+  env: { orgId: string; appId: string; envId: string },
+  processTypes: readonly string[],
 ): Promise<string[]> {
-  return [];
+  const known = await desiredProcessTypes(db, env.envId);
+  if (known === null) return [];
+  return processTypes.filter((t) => !known.has(t));
 }

@@ -1,10 +1,13 @@
 import type { BoundedContext } from "../context.ts";
 import { registerEnvRoutes } from "./env-routes.ts";
 import { appsProjections } from "./projections.ts";
+import { releaseProjections } from "./release-projections.ts";
+import { registerReleaseRoutes } from "./release-routes.ts";
 import { registerAppsRoutes } from "./routes.ts";
 
 // For other contexts: the parent locks, the project-in-use check (tenancy's
 // project delete), quota usage counters, and the process-type hook (releases).
+export { canTransition, decideDeployStatus, deployAggregate } from "./deploy.ts";
 export {
   appUsage,
   envDeletionBlocker,
@@ -14,13 +17,14 @@ export {
   unknownProcessTypes,
 } from "./guards.ts";
 
-/** Apps, their envs, and each env's scale (releases and deploys come later). */
+/** Apps, their envs, each env's scale, releases, and deploys/rollbacks. */
 export const apps: BoundedContext = {
   name: "apps",
   migrations: new URL("./migrations", import.meta.url).pathname,
-  projections: appsProjections,
+  projections: [...appsProjections, ...releaseProjections],
   registerRoutes(app, deps) {
     registerAppsRoutes(app, deps);
     registerEnvRoutes(app, deps);
+    registerReleaseRoutes(app, deps);
   },
 };

@@ -29,23 +29,42 @@ export function envHealth(processes: readonly ProcessStatus[], ipv4BindFailed = 
   return settled && !ipv4BindFailed ? "healthy" : "degraded";
 }
 
+/** A process type's desired release (env_desired_releases) and that release's scaling.min. */
+export interface DesiredRelease {
+  process_type: string;
+  release_id: string;
+  min: number;
+}
+
 /**
- * The processes as far as this context knows them: the desired counts from
- * the scale. TODO(releases, scheduler): desired/current release ids from
- * env_desired_releases and instances, ready/booting/draining/failed from the
- * instances view, blocked_* from env_scheduling; process types of the release
- * never scaled explicitly take the manifest's scaling.min.
+ * The processes as far as this context knows them: every process type scaled
+ * or deployed, sorted; desired = the scale's value, else the desired release's
+ * scaling.min (spec §6.1); desired_release_id from the env's desired releases.
+ * TODO(scheduler): current_release_id, ready/booting/draining/failed from the
+ * instances view and blocked_* from env_scheduling; until then current is null,
+ * so a process with a desired release is not release_synced.
  */
-export function processesFromScale(scale: readonly ProcessScale[]): ProcessStatus[] {
-  return scale.map((s) => ({
-    process_type: s.process_type,
-    current_release_id: null,
-    desired_release_id: null,
-    release_synced: true,
-    desired: s.desired,
-    ready: 0,
-    booting: 0,
-    draining: 0,
-    failed: 0,
-  }));
+export function processesFromScale(
+  scale: readonly ProcessScale[],
+  desired: readonly DesiredRelease[] = [],
+): ProcessStatus[] {
+  const scaled = new Map(scale.map((s) => [s.process_type, s.desired]));
+  const releases = new Map(desired.map((d) => [d.process_type, d]));
+  const types = [...new Set([...scaled.keys(), ...releases.keys()])].sort((a, b) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
+  return types.map((t) => {
+    const d = releases.get(t);
+    return {
+      process_type: t,
+      current_release_id: null,
+      desired_release_id: d?.release_id ?? null,
+      release_synced: d === undefined,
+      desired: scaled.get(t) ?? d?.min ?? 0,
+      ready: 0,
+      booting: 0,
+      draining: 0,
+      failed: 0,
+    };
+  });
 }

@@ -4,6 +4,7 @@ import {
   type KernelRuntime,
   type Pool,
   type Position,
+  type Projection,
   requestHash,
 } from "@plfm/kernel";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -33,6 +34,8 @@ export interface RouteDeps {
   ipv4Pool?: readonly Ipv4Range[];
   /** The secrets master keys; null/absent = none configured (secret writes answer 503). */
   keyring?: Keyring | null;
+  /** The projections the server keeps, for operator rebuilds (none when absent). */
+  projections?: readonly Projection[];
 }
 
 export interface RouteContext<B, P, Q> {
@@ -95,7 +98,8 @@ export function addRoute<B = unknown, P = unknown, Q = unknown>(
       operationId: spec.operationId,
       summary: spec.summary,
       tags: spec.tags,
-      security: [{ bearer: [] }],
+      // The scope a call needs, as OpenAPI lists scopes of a bearer scheme (clients and conformance tests read it).
+      security: [{ bearer: spec.scope ? [spec.scope] : [] }],
       ...(spec.body ? { body: spec.body } : {}),
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.querystring ? { querystring: spec.querystring } : {}),
@@ -109,14 +113,15 @@ export function addRoute<B = unknown, P = unknown, Q = unknown>(
         : {}),
       ...(spec.response ? { response: spec.response } : {}),
     },
+    // Before validation: an anonymous or foreign caller gets 401/403, never a 400
+    // that would tell it about the body or the ids (tenant isolation).
+    preValidation: async (request: FastifyRequest) => {
+      accessByRequest.set(request, await authorizeRequest(deps, request, spec.scope));
+    },
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
-      const principal = await authenticate(deps.pool, request.headers.authorization, deps.auth, deps.now());
+      const { principal, org } =
+        accessByRequest.get(request) ?? (await authorizeRequest(deps, request, spec.scope));
       const params = (request.params ?? {}) as P & { org?: string };
-      const org =
-        typeof params.org === "string"
-          ? await authorizeOrg(deps.pool, principal, params.org, spec.scope)
-          : null;
-      if (!org && spec.scope !== null) requireGlobalScope(principal, spec.scope);
       const idempotency = mutation ? idempotencyFor(request, spec.operationId, principal, org) : null;
       const result = await spec.handler({
         body: request.body as B,
@@ -138,6 +143,25 @@ export function addRoute<B = unknown, P = unknown, Q = unknown>(
       return result.body === undefined ? reply.send() : reply.send(result.body);
     },
   });
+}
+
+const accessByRequest = new WeakMap<FastifyRequest, { principal: Principal; org: OrgAccess | null }>();
+
+/**
+ * Authenticates the caller and checks `scope`: against the member's role on
+ * urls with `:org`, against the token alone elsewhere.
+ */
+export async function authorizeRequest(
+  deps: RouteDeps,
+  request: FastifyRequest,
+  scope: Scope | null,
+): Promise<{ principal: Principal; org: OrgAccess | null }> {
+  const principal = await authenticate(deps.pool, request.headers.authorization, deps.auth, deps.now());
+  const params = (request.params ?? {}) as { org?: unknown };
+  const org =
+    typeof params.org === "string" ? await authorizeOrg(deps.pool, principal, params.org, scope) : null;
+  if (!org && scope !== null) requireGlobalScope(principal, scope);
+  return { principal, org };
 }
 
 /** Scopes outside any org come from the token (and operator status) alone. */

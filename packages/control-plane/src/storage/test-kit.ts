@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { createLogger, newId } from "@plfm/kernel";
 import { createTestDatabase, type TestDatabase } from "@plfm/testing";
 import type { ServerConfig } from "../config.ts";
+import { seedNode } from "../fleet/test-seed.ts";
 import { type RunningServer, startServer } from "../server.ts";
 import type { StorageCtx } from "./command-kit.ts";
 import { reportSnapshotStatus } from "./snapshot-commands.ts";
@@ -40,6 +41,8 @@ export async function startHarness(operators: string[] = []): Promise<Harness> {
   let server: RunningServer;
   try {
     server = await startServer(config, { logger: createLogger({ name: "test", level: "silent" }) });
+    // The nodes view is the fleet context's: the home nodes the tests name are active workers.
+    for (const id of [nodeA, nodeB]) await seedNode(db.pool, id, "active", ["worker"]);
   } catch (err) {
     await db.drop();
     throw err;

@@ -1,8 +1,8 @@
-// Home nodes once a `nodes` view exists. The fleet context that will own it
-// does not exist yet, so this file creates the table with the columns
-// storage assumes (guards.ts) on its own test database, if absent.
+// Home nodes from the `nodes` view (the fleet context's), whose rows this
+// file sets directly with fleet's seedNode.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { seedNode } from "../fleet/test-seed.ts";
 import {
   assertProblem,
   dev,
@@ -24,21 +24,12 @@ const nodeD = "node_01JDDDDDDDDDDDDDDDDDDDDDDD";
 before(async () => {
   h = await startHarness();
   org = await makeOrg(h, "alice@example.com", "nodes-org");
-  await h.db.pool.query(
-    "CREATE TABLE IF NOT EXISTS nodes (node_id text PRIMARY KEY, state text NOT NULL, roles text[] NOT NULL)",
-  );
 });
 after(async () => h?.close());
 
 const setNodes = async (rows: [string, string, string[]][]) => {
   await h.db.pool.query("DELETE FROM nodes");
-  for (const [id, state, roles] of rows) {
-    await h.db.pool.query("INSERT INTO nodes (node_id, state, roles) VALUES ($1, $2, $3)", [
-      id,
-      state,
-      roles,
-    ]);
-  }
+  for (const [id, state, roles] of rows) await seedNode(h.db.pool, id, state, roles);
 };
 const create = (body: Record<string, unknown>) =>
   h.call("POST", `/v1/orgs/${org}/volumes`, { auth: alice, body: { size_bytes: GiB, ...body } });

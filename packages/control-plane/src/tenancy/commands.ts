@@ -118,7 +118,11 @@ export async function createOrg(
       }
       return r;
     });
-    if (!result.replayed) wakeReaders(pool, events.map((e) => e.eventType));
+    if (!result.replayed)
+      wakeReaders(
+        pool,
+        events.map((e) => e.eventType),
+      );
     if (result.replayed)
       return { response: result.response as OrgView, position: result.position, replayed: true };
     return { response, position: result.position, replayed: false };
