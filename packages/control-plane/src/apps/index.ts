@@ -1,5 +1,7 @@
 import type { BoundedContext } from "../context.ts";
 import { registerEnvRoutes } from "./env-routes.ts";
+import { instancesProjection } from "./instance-projections.ts";
+import { registerInstanceRoutes } from "./instance-routes.ts";
 import { appsProjections } from "./projections.ts";
 import { releaseProjections } from "./release-projections.ts";
 import { registerReleaseRoutes } from "./release-routes.ts";
@@ -16,15 +18,25 @@ export {
   projectHasApps,
   unknownProcessTypes,
 } from "./guards.ts";
+// For the node-facing status route (fleet) and the scheduler.
+export {
+  decideStatusReport,
+  INSTANCE_REASON_CODES,
+  INSTANCE_STATUSES,
+  type InstanceStatus,
+  instanceAggregate,
+  type StatusReport,
+} from "./instance.ts";
 
 /** Apps, their envs, each env's scale, releases, and deploys/rollbacks. */
 export const apps: BoundedContext = {
   name: "apps",
   migrations: new URL("./migrations", import.meta.url).pathname,
-  projections: [...appsProjections, ...releaseProjections],
+  projections: [...appsProjections, ...releaseProjections, instancesProjection],
   registerRoutes(app, deps) {
     registerAppsRoutes(app, deps);
     registerEnvRoutes(app, deps);
     registerReleaseRoutes(app, deps);
+    registerInstanceRoutes(app, deps);
   },
 };

@@ -9,6 +9,7 @@ import { addPublicRoute } from "../auth/public-route.ts";
 import { TOKEN_PREFIX } from "../auth/tokens.ts";
 import type { RouteDeps } from "../http/route.ts";
 import { type EnrollRequest, enrollNode } from "./enrollment.ts";
+import { registerInstanceStatusRoute } from "./instance-status.ts";
 import { addNodeRoute } from "./node-auth.ts";
 import { HEARTBEAT_INTERVAL_SECONDS, recordHeartbeat, rotateCredential } from "./node-commands.ts";
 import { buildPlan } from "./plan.ts";
@@ -213,4 +214,5 @@ export function registerAgentRoutes(app: FastifyInstance, deps: RouteDeps): void
   });
 
   registerPlanStream(app, deps, NodeParams);
+  registerInstanceStatusRoute(app, deps);
 }
