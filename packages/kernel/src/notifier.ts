@@ -4,6 +4,8 @@ import { onLocalSignal } from "./wake.ts";
 
 export { CHECKPOINTS_CHANNEL, EVENTS_CHANNEL } from "./channels.ts";
 
+import { WAKE_PAYLOAD } from "./channels.ts";
+
 /**
  * One LISTEN connection per process, shared by every waiter in it. Signals
  * raised in this process for the same database URL (see wake.ts) arrive too,
@@ -70,7 +72,16 @@ export class Notifier {
         await new Promise((r) => setTimeout(r, delay));
         continue;
       }
-      client.on("notification", (n) => this.#emitter.emit(n.channel, n.payload ?? ""));
+      client.on("notification", (n) => {
+        const payload = n.payload ?? "";
+        // Another process's wake-up names no event types (null: wake all);
+        // our own is an echo of what in-process signals already delivered.
+        if (payload.startsWith("wake:")) {
+          if (payload !== WAKE_PAYLOAD) this.#emitter.emit(n.channel, null);
+          return;
+        }
+        this.#emitter.emit(n.channel, payload);
+      });
       const lost = () => {
         if (this.#client !== client) return;
         this.#client = null;

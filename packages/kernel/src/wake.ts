@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import pg from "pg";
-import { EVENTS_CHANNEL } from "./channels.ts";
+import { EVENTS_CHANNEL, WAKE_PAYLOAD } from "./channels.ts";
 import type { Queryable } from "./db/pool.ts";
 
 // In-process signals, keyed by database URL and channel: an appender and a
@@ -32,7 +32,7 @@ export const WAKE_COOLDOWN_MS = 5;
 
 // Its own short transaction, committed without waiting for the WAL flush: a
 // NOTIFY holds a cluster-wide lock through its commit, and it is only a hint.
-const NOTIFY_SQL = `BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('${EVENTS_CHANNEL}', ''); COMMIT`;
+const NOTIFY_SQL = `BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('${EVENTS_CHANNEL}', '${WAKE_PAYLOAD}'); COMMIT`;
 
 /**
  * Tells readers (feed hubs, projection runners) that events landed: at once
