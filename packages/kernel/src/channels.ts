@@ -1,5 +1,7 @@
 /** Channel readers are woken on after events are appended. */
 export const EVENTS_CHANNEL = "plfm_events";
+/** In-process only: a read-your-writes waiter asks the runner to catch the named projections up. */
+export const CATCH_UP_CHANNEL = "plfm_catch_up";
 /** Channel the projection runner notifies after it advances a checkpoint. */
 export const CHECKPOINTS_CHANNEL = "plfm_checkpoints";
 

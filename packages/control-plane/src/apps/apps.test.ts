@@ -190,13 +190,13 @@ describe("apps", () => {
     assertProblem(
       await call("PATCH", path, { auth: alice, body: { name: "new-app" } }),
       400,
-      "invalid_argument",
+      "invalid_expected_version",
       "expected_version",
     );
     assertProblem(
       await call("PATCH", path, { auth: alice, body: { expected_version: -1 } }),
       400,
-      "invalid_argument",
+      "invalid_expected_version",
       "expected_version",
     );
     assert.equal(await eventCount(h), before);

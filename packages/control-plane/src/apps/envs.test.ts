@@ -176,7 +176,7 @@ describe("envs", () => {
     assertProblem(
       await call("PATCH", path, { auth: alice, body: { name: "new-env" } }),
       400,
-      "invalid_argument",
+      "invalid_expected_version",
       "expected_version",
     );
     const renamed = await call("PATCH", path, {

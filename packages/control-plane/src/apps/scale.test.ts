@@ -129,12 +129,13 @@ describe("scale", () => {
       ],
     ];
     for (const [processes, version, field] of cases) {
-      assertProblem(await put(path, processes, version), 400, "invalid_argument", field);
+      const code = field === "expected_version" ? "invalid_expected_version" : "invalid_argument";
+      assertProblem(await put(path, processes, version), 400, code, field);
     }
     assertProblem(
       await call("PUT", `${path}/scale`, { auth: alice, body: { processes: [] } }),
       400,
-      "invalid_argument",
+      "invalid_expected_version",
       "expected_version",
     );
     assert.equal(await eventCount(h), before);

@@ -91,8 +91,18 @@ export function problemFromError(err: unknown, requestId: string): Problem {
     });
   }
   const validation = validationProblems(err);
-  if (validation)
+  if (validation) {
+    // Spec §4.2: a missing or malformed expected_version has its own code.
+    if (validation.some((d) => d.field === "expected_version")) {
+      return problem(
+        "invalid_expected_version",
+        "expected_version must be an integer ≥ 0: the resource_version you last read.",
+        requestId,
+        { details: validation },
+      );
+    }
     return problem("invalid_argument", "The request is invalid.", requestId, { details: validation });
+  }
   const clientStatus = requestErrorStatus(err);
   if (clientStatus !== undefined) {
     const code = CODE_BY_STATUS[clientStatus] ?? "invalid_argument";

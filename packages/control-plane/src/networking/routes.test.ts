@@ -206,7 +206,7 @@ describe("routes", () => {
     assertProblem(
       await s.call("PATCH", path, { auth: alice, body: { backend_port: 9 } }),
       400,
-      "invalid_argument",
+      "invalid_expected_version",
       "expected_version",
     );
     assertProblem(

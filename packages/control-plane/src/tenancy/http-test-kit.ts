@@ -100,3 +100,13 @@ export function assertInvalid(r: Reply, field: string): void {
 
 /** Dev bearer token of a user. */
 export const user = (email: string) => `Bearer user:${email}`;
+
+/** A 400 `invalid_expected_version` (spec §4.2) naming `expected_version`. */
+export function assertInvalidVersion(r: Reply): void {
+  assertProblem(r, 400, "invalid_expected_version");
+  const fields = ((r.body.details ?? []) as { field: string }[]).map((d) => d.field);
+  assert.ok(
+    fields.includes("expected_version"),
+    `expected a problem on expected_version, got ${JSON.stringify(r.body)}`,
+  );
+}

@@ -171,7 +171,7 @@ describe("orgs", () => {
     assertProblem(
       await call("PATCH", path, { auth: alice, body: { name: "new-name" } }),
       400,
-      "invalid_argument",
+      "invalid_expected_version",
     );
     const renamed = await call("PATCH", path, {
       auth: alice,

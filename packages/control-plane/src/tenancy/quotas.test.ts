@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { isKernelError } from "@plfm/kernel";
 import { problemFromError } from "../http/problem.ts";
-import { assertInvalid, assertProblem, startTestServer, type TestServer, user } from "./http-test-kit.ts";
+import {
+  assertInvalid,
+  assertInvalidVersion,
+  assertProblem,
+  startTestServer,
+  type TestServer,
+  user,
+} from "./http-test-kit.ts";
 import { checkQuota, QUOTA_DEFAULTS, QUOTA_DIMENSIONS } from "./quotas.ts";
 
 let t: TestServer;
@@ -118,7 +125,7 @@ describe("quotas", () => {
     assertInvalid(await put("max_apps", { limit_value: "5" }), "limit_value");
     assertInvalid(await put("max_apps", {}), "limit_value");
     assertInvalid(await put("max_apps", { limit_value: 1, colour: "red" }), "colour");
-    assertInvalid(await put("max_apps", { limit_value: 1, expected_version: -1 }), "expected_version");
+    assertInvalidVersion(await put("max_apps", { limit_value: 1, expected_version: -1 }));
     assert.equal(await t.eventCount(), before);
     assertProblem(
       await t.call("PUT", "/v1/orgs/org_01ARZ3NDEKTSV4RRFFQ69G5FAV/quotas/max_apps", {

@@ -20,11 +20,14 @@
  * Errors never escape a loop: a broken projection stalls (and says so in the
  * log and its lag metrics) without taking the process or the others down.
  */
+
+import { CATCH_UP_CHANNEL } from "../channels.ts";
 import type { Pool } from "../db/pool.ts";
 import { KernelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { KernelMetrics } from "../metrics.ts";
 import { EVENTS_CHANNEL, type Notifier } from "../notifier.ts";
+import { onLocalSignal } from "../wake.ts";
 import { type BatchOutcome, runBatch } from "./batch.ts";
 import type { Projection } from "./projection.ts";
 import { lagAfter } from "./status.ts";
@@ -113,7 +116,17 @@ export class ProjectionRunner {
 
   async #start(): Promise<void> {
     // Subscribe before the first batch, so a commit between the two still wakes us.
-    const unsubscribe = await this.#notifier.subscribe(EVENTS_CHANNEL, (payload) => this.#wakeAll(payload));
+    const offEvents = await this.#notifier.subscribe(EVENTS_CHANNEL, (payload) => this.#wakeAll(payload));
+    // A waiter in this process may wait on a projection the append did not
+    // wake (its events are of other types): it asks for that one by name.
+    const url = this.#pool.options.connectionString;
+    const offCatchUp = url
+      ? onLocalSignal(url, CATCH_UP_CHANNEL, (names) => this.#wakeNamed(names))
+      : () => {};
+    const unsubscribe = () => {
+      offEvents();
+      offCatchUp();
+    };
     if (this.#stopping) {
       unsubscribe();
       return;
@@ -137,6 +150,15 @@ export class ProjectionRunner {
    * batch transaction in every projection. NOTIFY wake-ups from other
    * processes carry no types and wake every loop.
    */
+  #wakeNamed(payload: string): void {
+    const names = new Set(payload.split(","));
+    for (const loop of this.#loops) {
+      if (!names.has(loop.projection.name)) continue;
+      loop.dirty = true;
+      if (loop.sleeper?.interruptible) loop.sleeper.done();
+    }
+  }
+
   #wakeAll(payload: string | null = null): void {
     const types = payload ? new Set(payload.split(",")) : null;
     for (const loop of this.#loops) {

@@ -12,11 +12,13 @@
  * watching, the poll timer runs only when waiters exist → stopped (pending
  * waiters fail with `unavailable`).
  */
+import { CATCH_UP_CHANNEL } from "../channels.ts";
 import type { Queryable } from "../db/pool.ts";
 import { KernelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { CHECKPOINTS_CHANNEL, type Notifier } from "../notifier.ts";
 import { comparePositions, type Position } from "../position.ts";
+import { signalLocal } from "../wake.ts";
 import { parseCheckpointPayload, readCheckpoints } from "./projection.ts";
 
 export interface CheckpointWatcherOptions {
@@ -96,6 +98,9 @@ export class CheckpointWatcher {
     // notifier cannot connect.
     void this.start();
     if (this.#passed(position, projectionNames)) return;
+    // A runner in this process wakes projections by the event types appended;
+    // make sure the ones waited on run even if the position's events are not theirs.
+    signalLocal(this.#db, CATCH_UP_CHANNEL, projectionNames.join(","));
     const timeoutMs = options.timeoutMs ?? 5000;
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
