@@ -2,104 +2,52 @@
 // database, a fetch helper, problem assertions, and org/app/env set-up
 // through the API. Not used in production.
 import assert from "node:assert/strict";
-import { createLogger, newId } from "@plfm/kernel";
-import { createTestDatabase, type TestDatabase } from "@plfm/testing";
-import type { ServerConfig } from "../config.ts";
+import { newId } from "@plfm/kernel";
 import { seedNode } from "../fleet/test-seed.ts";
-import { type RunningServer, startServer } from "../server.ts";
+import { type HttpTestServer, type Reply, startHttpTestServer } from "../http/test-server.ts";
 import type { StorageCtx } from "./command-kit.ts";
 import { reportSnapshotStatus } from "./snapshot-commands.ts";
 import { reportVolumeState } from "./volume-commands.ts";
 
-export type Reply = { status: number; body: Record<string, unknown>; headers: Headers };
-export type CallOptions = { auth?: string; body?: unknown; key?: string };
+export { assertProblem, type CallOptions, type Reply } from "../http/test-server.ts";
 
-export interface Harness {
-  db: TestDatabase;
-  server: RunningServer;
-  call(method: string, path: string, options?: CallOptions): Promise<Reply>;
-  eventCount(): Promise<number>;
+export interface Harness extends HttpTestServer {
   /** Events of one aggregate, oldest first. */
   events(aggregateId: string): Promise<{ event_type: string; payload: Record<string, unknown> }[]>;
   /** A node's command context, as the node endpoints will build it. */
   nodeCtx(nodeId: string): StorageCtx;
-  close(): Promise<void>;
 }
 
 /** `plfm server` in dev mode on a fresh database; `operators` get nodes:admin. */
 export async function startHarness(operators: string[] = []): Promise<Harness> {
-  const db = await createTestDatabase({ poolSize: 2 });
-  const config: ServerConfig = {
-    databaseUrl: db.url,
-    embeddedDataDir: "/nonexistent",
-    listen: { host: "127.0.0.1", port: 0 },
-    logLevel: "silent",
-    projectionWaitTimeoutMs: 5000,
-    dev: true,
-    operatorEmails: new Set(operators),
-  };
-  let server: RunningServer;
-  try {
-    server = await startServer(config, { logger: createLogger({ name: "test", level: "silent" }) });
+  const base = await startHttpTestServer({
+    operators,
     // The nodes view is the fleet context's: the home nodes the tests name are active workers.
-    for (const id of [nodeA, nodeB]) await seedNode(db.pool, id, "active", ["worker"]);
-  } catch (err) {
-    await db.drop();
-    throw err;
-  }
-  const call = async (method: string, path: string, options: CallOptions = {}): Promise<Reply> => {
-    const headers: Record<string, string> = {};
-    if (options.auth) headers.authorization = options.auth;
-    if (options.key) headers["idempotency-key"] = options.key;
-    if (options.body !== undefined) headers["content-type"] = "application/json";
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers,
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : {}, headers: res.headers };
-  };
+    seed: async (db) => {
+      for (const id of [nodeA, nodeB]) await seedNode(db.pool, id, "active", ["worker"]);
+    },
+  });
   return {
-    db,
-    server,
-    call,
-    eventCount: async () => (await db.pool.query("SELECT count(*)::int AS n FROM events")).rows[0].n,
+    ...base,
     events: async (id) =>
       (
-        await db.pool.query(
+        await base.db.pool.query(
           "SELECT event_type, payload FROM events WHERE aggregate_id = $1 ORDER BY aggregate_seq",
           [id],
         )
       ).rows,
     nodeCtx: (nodeId) => ({
-      pool: db.pool,
+      pool: base.db.pool,
       actor: { type: "node", id: nodeId },
       idempotency: null,
       requestId: newId("req"),
       now: new Date(),
     }),
-    close: async () => {
-      await server.close();
-      await db.drop();
-    },
   };
 }
 
 /** `Bearer user:<email>`: a dev token (PLFM_DEV). */
 export const dev = (email: string) => `Bearer user:${email}`;
-
-/** A problem+json answer with this status and code, naming `field` in its details when given. */
-export function assertProblem(r: Reply, status: number, code: string, field?: string): void {
-  assert.equal(r.status, status, JSON.stringify(r.body));
-  assert.equal(r.body.code, code, JSON.stringify(r.body));
-  assert.match(r.headers.get("content-type") ?? "", /^application\/problem\+json/);
-  assert.equal(r.body.instance, r.headers.get("x-request-id"));
-  if (field !== undefined) {
-    const fields = ((r.body.details as { field: string }[] | undefined) ?? []).map((d) => d.field);
-    assert.ok(fields.includes(field), `expected a problem on ${field}: ${JSON.stringify(r.body)}`);
-  }
-}
 
 /** Asserts a 2xx with `status` and returns the body. */
 export function ok(r: Reply, status: number): Record<string, unknown> {

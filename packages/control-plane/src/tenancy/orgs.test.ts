@@ -1,67 +1,23 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createLogger } from "@plfm/kernel";
-import { createTestDatabase, type TestDatabase } from "@plfm/testing";
 import { hashToken, newToken, userIdFor } from "../auth/tokens.ts";
-import type { ServerConfig } from "../config.ts";
-import { type RunningServer, startServer } from "../server.ts";
+import {
+  assertProblem,
+  type CallOptions,
+  type HttpTestServer,
+  startHttpTestServer,
+} from "../http/test-server.ts";
 
-let db: TestDatabase;
-let server: RunningServer;
-
+let t: HttpTestServer;
 before(async () => {
-  db = await createTestDatabase({ poolSize: 2 });
-  const config: ServerConfig = {
-    databaseUrl: db.url,
-    embeddedDataDir: "/nonexistent",
-    listen: { host: "127.0.0.1", port: 0 },
-    logLevel: "silent",
-    projectionWaitTimeoutMs: 5000,
-    dev: true,
-    operatorEmails: new Set(),
-  };
-  server = await startServer(config, { logger: createLogger({ name: "test", level: "silent" }) });
+  t = await startHttpTestServer();
 });
-after(async () => {
-  await server?.close();
-  await db.drop();
-});
+after(() => t?.close());
 
 const alice = "Bearer user:alice@example.com";
 const bob = "Bearer user:bob@example.com";
-
-async function call(
-  method: string,
-  path: string,
-  options: { auth?: string; body?: unknown; key?: string } = {},
-): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-  const headers: Record<string, string> = {};
-  if (options.auth) headers.authorization = options.auth;
-  if (options.key) headers["idempotency-key"] = options.key;
-  if (options.body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers,
-    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : {}, headers: res.headers };
-}
-
-const eventCount = async () =>
-  (await db.pool.query("SELECT count(*)::int AS n FROM events")).rows[0].n as number;
-
-function assertProblem(
-  r: { status: number; body: Record<string, unknown>; headers: Headers },
-  status: number,
-  code: string,
-) {
-  assert.equal(r.status, status, JSON.stringify(r.body));
-  assert.equal(r.body.code, code);
-  assert.match(r.headers.get("content-type") ?? "", /^application\/problem\+json/);
-  assert.equal(r.body.type, `https://plfm.dev/problems/${code}`);
-  assert.equal(r.body.instance, r.headers.get("x-request-id"));
-}
+const call = (method: string, path: string, options?: CallOptions) => t.call(method, path, options);
+const eventCount = () => t.eventCount();
 
 describe("orgs", () => {
   test("no token is 401, a bad token is 401 invalid_token", async () => {
@@ -201,12 +157,12 @@ describe("orgs", () => {
   test("stored access tokens: only the hash is kept; expired and revoked tokens are refused", async () => {
     const token = newToken("access");
     assert.match(token, /^plfm_at_[A-Za-z0-9_-]{43}$/);
-    const insert = (t: string, expiresIn: number, revoked: boolean) =>
-      db.pool.query(
+    const insert = (tok: string, expiresIn: number, revoked: boolean) =>
+      t.db.pool.query(
         `INSERT INTO access_tokens (token_hash, subject_type, subject_id, email, scopes, expires_at, revoked_at)
          VALUES ($1, 'user', $2, 'carol@example.com', $3, now() + make_interval(secs => $4), $5)`,
         [
-          hashToken(t),
+          hashToken(tok),
           userIdFor("carol@example.com"),
           ["orgs:read", "orgs:admin"],
           expiresIn,
@@ -217,7 +173,7 @@ describe("orgs", () => {
     const me = await call("GET", "/v1/auth/whoami", { auth: `Bearer ${token}` });
     assert.equal(me.status, 200);
     assert.equal(me.body.email, "carol@example.com");
-    const { rows } = await db.pool.query(
+    const { rows } = await t.db.pool.query(
       "SELECT count(*)::int AS n FROM access_tokens WHERE token_hash = $1",
       [token],
     );
@@ -239,7 +195,7 @@ describe("orgs", () => {
 
   test("a token missing the scope gets 403 insufficient_scope", async () => {
     const token = newToken("access");
-    await db.pool.query(
+    await t.db.pool.query(
       `INSERT INTO access_tokens (token_hash, subject_type, subject_id, email, scopes, expires_at)
        VALUES ($1, 'user', $2, 'alice@example.com', $3, now() + interval '15 minutes')`,
       [hashToken(token), userIdFor("alice@example.com"), ["orgs:read"]],
