@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { append, type Expectation } from "./append.ts";
 import type { Clock } from "./clock.ts";
-import type { Queryable } from "./db/pool.ts";
+import { type Pool, type PoolClient, type Queryable, withTransaction } from "./db/pool.ts";
 import { isKernelError } from "./errors.ts";
 import type { CommandMeta, NewEvent, StoredEvent } from "./events.ts";
 import { findReplay, type IdempotencyRequest } from "./idempotency.ts";
 import type { Position } from "./position.ts";
 import { readAggregate } from "./read.ts";
+import { wakeReaders } from "./wake.ts";
 
 /** A pure decision: what to append, and what to answer (stored for replays). */
 export interface Decision<R> {
@@ -140,4 +141,52 @@ export function evolvePending<S>(
     });
   }
   return next;
+}
+
+/** What a command run in its own transaction answers. */
+export interface CommandOutcome<R> {
+  response: R;
+  position: Position | null;
+  replayed: boolean;
+}
+
+/**
+ * Runs a command whose work needs more than one statement (name claims,
+ * command-side tables, several aggregates) in one transaction of its own:
+ * - a known idempotency key answers first, even if state has moved on since;
+ * - a retryable `version_conflict` (a concurrent writer took a sequence
+ *   number) reruns the whole transaction from fresh state; a decision's
+ *   stale-version refusal is not retryable and goes back to the caller;
+ * - when it fails otherwise and a twin with the same key committed meanwhile
+ *   (it took the name we wanted, say), the twin's answer is ours;
+ * - after COMMIT it wakes readers, naming the appended event types.
+ */
+export async function runInTransaction<R>(
+  pool: Pool,
+  idempotency: IdempotencyRequest | null,
+  body: (client: PoolClient) => Promise<CommandResult<R>>,
+  attempts = 4,
+): Promise<CommandOutcome<R>> {
+  if (idempotency) {
+    const replay = await findReplay(pool, idempotency);
+    if (replay) return { response: replay.response as R, position: replay.position, replayed: true };
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const r = await withTransaction(pool, body);
+      if (!r.replayed && r.position !== null)
+        wakeReaders(
+          pool,
+          r.events.map((e) => e.eventType),
+        );
+      return { response: r.response, position: r.position, replayed: r.replayed };
+    } catch (err) {
+      if (isKernelError(err, "version_conflict") && err.retryable && attempt < attempts) continue;
+      if (idempotency && isKernelError(err)) {
+        const replay = await findReplay(pool, idempotency);
+        if (replay) return { response: replay.response as R, position: replay.position, replayed: true };
+      }
+      throw err;
+    }
+  }
 }

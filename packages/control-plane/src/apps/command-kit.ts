@@ -3,16 +3,13 @@
 import {
   type CommandMeta,
   type CommandResult,
-  findReplay,
   type IdempotencyRequest,
-  isKernelError,
   KernelError,
   type Pool,
   type Position,
+  runInTransaction,
   sqlState,
   UNIQUE_VIOLATION,
-  wakeReaders,
-  withTransaction,
 } from "@plfm/kernel";
 import type { PoolClient } from "pg";
 import type { Principal } from "../auth/principal.ts";
@@ -34,7 +31,6 @@ export interface CommandOutcome<R> {
 }
 
 export const fixedClock = (at: Date) => ({ now: () => at });
-const ATTEMPTS = 4;
 
 /** Every event of one command carries the request's X-Request-Id (spec platform.md §3.1). */
 export function commandMeta(ctx: Ctx): CommandMeta {
@@ -48,31 +44,12 @@ export function commandMeta(ctx: Ctx): CommandMeta {
  * is not retryable and goes back to the client. A name `conflict` with an
  * Idempotency-Key may be this request's concurrent twin, which won: replay it.
  */
-export async function runCommand<R>(
+export function runCommand<R>(
   pool: Pool,
   idempotency: IdempotencyRequest | null,
   body: (client: PoolClient) => Promise<CommandResult<R>>,
 ): Promise<CommandOutcome<R>> {
-  // A known key answers as before even if state has moved on since (the app
-  // deleted, say), so look it up before any check that could refuse it.
-  if (idempotency) {
-    const replay = await findReplay(pool, idempotency);
-    if (replay) return { response: replay.response as R, position: replay.position, replayed: true };
-  }
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const r = await withTransaction(pool, body);
-      if (!r.replayed && r.position !== null) wakeReaders(pool);
-      return { response: r.response, position: r.position, replayed: r.replayed };
-    } catch (err) {
-      if (isKernelError(err, "version_conflict") && err.retryable && attempt < ATTEMPTS) continue;
-      if (idempotency && isKernelError(err, "conflict")) {
-        const replay = await findReplay(pool, idempotency);
-        if (replay) return { response: replay.response as R, position: replay.position, replayed: true };
-      }
-      throw err;
-    }
-  }
+  return runInTransaction(pool, idempotency, body);
 }
 
 /** Claims a unique name in the caller's transaction; 409 `conflict` when taken. */

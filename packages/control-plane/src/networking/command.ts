@@ -10,14 +10,12 @@ import {
   type CommandResult,
   findReplay,
   type IdempotencyRequest,
-  isKernelError,
   KernelError,
   type Pool,
   type PoolClient,
   type Position,
   type Queryable,
-  wakeReaders,
-  withTransaction,
+  runInTransaction,
 } from "@plfm/kernel";
 import { appNameScope, envNameScope, lockParent } from "../apps/guards.ts";
 import type { Principal } from "../auth/principal.ts";
@@ -138,8 +136,6 @@ export async function replayUnderLock<R>(client: PoolClient, ctx: NetCtx): Promi
   return replay ? { replayed: true, response: replay.response as R, position: replay.position } : null;
 }
 
-const ATTEMPTS = 4;
-
 /**
  * Runs one command's transaction. A `version_conflict` from the append (a
  * concurrent writer on the aggregate; retryable) reruns the whole
@@ -148,30 +144,9 @@ const ATTEMPTS = 4;
  * env's networking lock, and the command's own `handleCommand` finds the
  * first one's record after it.
  */
-export async function runCommand<R>(
+export function runCommand<R>(
   ctx: NetCtx,
   body: (client: PoolClient) => Promise<CommandResult<R>>,
 ): Promise<CommandOutcome<R>> {
-  // A known key answers as before even if state has moved on since.
-  if (ctx.idempotency) {
-    const replay = await findReplay(ctx.pool, ctx.idempotency);
-    if (replay) return { response: replay.response as R, position: replay.position, replayed: true };
-  }
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const r = await withTransaction(ctx.pool, body);
-      if (!r.replayed && r.position !== null) wakeReaders(ctx.pool);
-      return { response: r.response, position: r.position, replayed: r.replayed };
-    } catch (err) {
-      if (isKernelError(err, "version_conflict") && err.retryable && attempt < ATTEMPTS) continue;
-      // A twin with our key (in another env, so not behind our env lock) may
-      // have committed first and taken the hostname, port or address we
-      // wanted: then its answer is ours.
-      if (ctx.idempotency && isKernelError(err)) {
-        const replay = await findReplay(ctx.pool, ctx.idempotency);
-        if (replay) return { response: replay.response as R, position: replay.position, replayed: true };
-      }
-      throw err;
-    }
-  }
+  return runInTransaction(ctx.pool, ctx.idempotency, body);
 }

@@ -6,16 +6,13 @@ import {
   type CommandMeta,
   type CommandResult,
   evolvePending,
-  findReplay,
   handleCommand,
   type IdempotencyRequest,
-  isKernelError,
   type NewEvent,
   type Pool,
   type PoolClient,
   type Position,
-  wakeReaders,
-  withTransaction,
+  runInTransaction,
 } from "@plfm/kernel";
 
 export interface CommandOutcome<R> {
@@ -40,7 +37,6 @@ export const metaOf = (ctx: StorageCtx): CommandMeta => ({
 });
 
 const fixedClock = (at: Date) => ({ now: () => at });
-const ATTEMPTS = 4;
 
 /**
  * Runs one command's transaction. A known idempotency key answers as before,
@@ -48,24 +44,11 @@ const ATTEMPTS = 4;
  * concurrent writer; the storage decisions take no expected_version) reruns
  * the whole transaction from fresh state.
  */
-export async function runCommand<R>(
+export function runCommand<R>(
   ctx: StorageCtx,
   body: (client: PoolClient) => Promise<CommandResult<R>>,
 ): Promise<CommandOutcome<R>> {
-  if (ctx.idempotency) {
-    const replay = await findReplay(ctx.pool, ctx.idempotency);
-    if (replay) return { response: replay.response as R, position: replay.position, replayed: true };
-  }
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const r = await withTransaction(ctx.pool, body);
-      if (!r.replayed && r.position !== null) wakeReaders(ctx.pool);
-      return { response: r.response, position: r.position, replayed: r.replayed };
-    } catch (err) {
-      if (isKernelError(err, "version_conflict") && attempt < ATTEMPTS) continue;
-      throw err;
-    }
-  }
+  return runInTransaction(ctx.pool, ctx.idempotency, body);
 }
 
 /**
