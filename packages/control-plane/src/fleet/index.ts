@@ -4,7 +4,7 @@ import { registerFleetRoutes } from "./routes.ts";
 
 export { nodeOverlayAddress } from "./node.ts";
 // For other contexts: who a node credential belongs to, and the node overlay address rule.
-export { authenticateNode } from "./node-auth.ts";
+export { addNodeRoute, authenticateNode } from "./node-auth.ts";
 
 /** Nodes: enrollment tokens, enrollment, node credentials, heartbeats, plans, operator management. */
 export const fleet: BoundedContext = {

@@ -1,4 +1,5 @@
 import type { BoundedContext } from "../context.ts";
+import { registerSecretsNodeRoutes } from "./node-routes.ts";
 import { secretsProjections } from "./projections.ts";
 import { registerSecretsRoutes } from "./routes.ts";
 
@@ -10,5 +11,8 @@ export const secrets: BoundedContext = {
   name: "secrets",
   migrations: new URL("./migrations", import.meta.url).pathname,
   projections: secretsProjections,
-  registerRoutes: registerSecretsRoutes,
+  registerRoutes: (app, deps) => {
+    registerSecretsRoutes(app, deps);
+    registerSecretsNodeRoutes(app, deps);
+  },
 };

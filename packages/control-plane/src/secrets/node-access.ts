@@ -1,7 +1,7 @@
 // Who may fetch a secret version's plaintext (spec platform.md §9.3, §4.4
 // `GET /v1/nodes/{node}/secrets/{version}`, compliance 45): only a node whose
-// plan holds a non-stopped instance that references that version. The route
-// comes with nodes and instances (a later issue); this is its rule, pure.
+// plan holds a non-stopped instance that references that version. This is the
+// rule, pure; node-routes.ts serves the endpoint with it.
 
 /** The slice of an instance in a node's plan that the rule reads (field names as in the views). */
 export interface PlannedInstance {

@@ -166,8 +166,7 @@ export interface SecretMaterialText {
 /**
  * Decrypts a version to its canonical text for delivery to a node. The
  * caller must first have checked `mayNodeReadVersion` (node-access.ts) and must write
- * the delivery audit row; no route serves this yet (nodes and instances come
- * in a later issue).
+ * the delivery audit row (node-routes.ts does both).
  * @throws SecretsCryptoError `master_key_unavailable` or `integrity_failed`
  */
 export async function readSecretMaterial(
