@@ -1,4 +1,5 @@
 import type { BoundedContext } from "../context.ts";
+import { registerStorageNodeRoutes } from "./node-routes.ts";
 import { storageProjections } from "./projections.ts";
 import { registerStorageRoutes } from "./routes.ts";
 
@@ -8,10 +9,13 @@ export * from "./state-machines.ts";
 export { STORAGE_USAGE } from "./usage.ts";
 export { reportVolumeState } from "./volume-commands.ts";
 
-/** Volumes, attachments, snapshot and restore records (executing them on nodes comes later). */
+/** Volumes, attachments, snapshot and restore records and the nodes' reports (executing them on nodes comes later). */
 export const storage: BoundedContext = {
   name: "storage",
   migrations: new URL("./migrations", import.meta.url).pathname,
   projections: storageProjections,
-  registerRoutes: registerStorageRoutes,
+  registerRoutes: (app, deps) => {
+    registerStorageRoutes(app, deps);
+    registerStorageNodeRoutes(app, deps);
+  },
 };

@@ -80,7 +80,6 @@ export async function createRestore(
  * along the state machine. The reserved name passes to the new volume when
  * the job runs (the controller appends that volume's `volume.created` in the
  * same command and must not claim the name again), and is freed if it fails.
- * TODO(fleet): the node endpoint checks the reporting node is the job's target.
  */
 export async function reportRestoreStatus(
   ctx: StorageCtx,

@@ -87,8 +87,8 @@ export async function createSnapshot(
 }
 
 /**
- * The source node's report (for POST /v1/nodes/{node}/snapshots/{id}/status,
- * which comes with the fleet): `snapshot.status_changed` along the state
+ * The source node's report (POST /v1/nodes/{node}/snapshots/{id}/status,
+ * node-routes.ts): `snapshot.status_changed` along the state
  * machine. A finished snapshot frees its volume for the next one.
  */
 export async function reportSnapshotStatus(

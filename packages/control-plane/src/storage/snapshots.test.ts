@@ -1,6 +1,6 @@
-// Snapshots end to end over HTTP. The node reports that move them along
-// (their node endpoints come with the fleet) are made by calling the report
-// commands directly, as those endpoints will.
+// Snapshots end to end over HTTP. The node reports that move them along are
+// made by calling the report commands directly (their HTTP endpoints are
+// tested in node-reports.test.ts).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { isKernelError, newId } from "@plfm/kernel";

@@ -113,8 +113,8 @@ export async function deleteVolume(
 }
 
 /**
- * The home node's report on a volume (for POST /v1/nodes/{node}/volumes/{id}/status,
- * which comes with the fleet): `volume.state_changed` along the state
+ * The home node's report on a volume (POST /v1/nodes/{node}/volumes/{id}/status,
+ * node-routes.ts): `volume.state_changed` along the state
  * machine. Once `deleted`, the volume frees its name and its quota.
  */
 export async function reportVolumeState(
