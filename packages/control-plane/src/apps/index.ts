@@ -20,6 +20,7 @@ export {
 } from "./guards.ts";
 // For the node-facing status route (fleet) and the scheduler.
 export {
+  decideForceStop,
   decideStatusReport,
   INSTANCE_REASON_CODES,
   INSTANCE_STATUSES,

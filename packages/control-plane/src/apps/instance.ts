@@ -193,6 +193,29 @@ export function decideRestart(state: InstanceState, instanceId: string): NewEven
   ];
 }
 
+/**
+ * An operator's forced stop (pure), the repair for an instance whose node
+ * will never report it stopped (§6.3 "or force"): desired `stopped`, so no
+ * plan holds it and no usage counts it. History keeps every report; the
+ * view's status stays the last one the node sent. Already meant to stop →
+ * nothing; stopped or failed → 409.
+ */
+export function decideForceStop(state: InstanceState, instanceId: string): NewEvent[] {
+  if (TERMINAL_STATUSES.includes(state.status)) {
+    throw new KernelError("conflict", `The instance is ${state.status}; it is not running.`);
+  }
+  if (state.desiredState === "stopped") return [];
+  return [
+    instanceEvent(state, instanceId, "instance.desired_state_changed", {
+      instance_id: instanceId,
+      org_id: state.orgId,
+      env_id: state.envId,
+      desired_state: "stopped",
+      reason: "terminated_by_operator",
+    }),
+  ];
+}
+
 function instanceEvent(
   state: InstanceState,
   instanceId: string,

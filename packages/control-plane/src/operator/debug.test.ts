@@ -32,6 +32,8 @@ describe("operator tooling", () => {
       ["POST", "/v1/_debug/projections/orgs/reset"],
       ["GET", `/v1/_debug/aggregates/org/${orgA}`],
       ["GET", "/v1/_debug/stuck"],
+      ["POST", "/v1/_debug/deploys/dep_01J00000000000000000000000/fail"],
+      ["POST", "/v1/_debug/instances/inst_01J00000000000000000000000/stop"],
     ];
     const before = await h.eventCount();
     for (const [method, path] of calls) {
@@ -100,19 +102,11 @@ describe("operator tooling", () => {
       `INSERT INTO projection_checkpoints (projection_name, last_tx_id, last_event_id, updated_at)
        VALUES ('zz_stalled', '0', 0, now() - interval '2 minutes')`,
     );
-    // Heartbeats are the fleet slice's table; create the spec's shape when it is not there yet.
+    // Heartbeats are not events (spec §2.2): the fleet writes them straight to node_heartbeats.
     await h.db.pool.query(
-      `CREATE TABLE IF NOT EXISTS node_heartbeats (node_id text PRIMARY KEY, last_heartbeat_at timestamptz NOT NULL)`,
-    );
-    // The fleet slice's table may carry more columns (a jsonb report): fill what it requires.
-    const { rows: cols } = await h.db.pool.query(
-      "SELECT 1 FROM information_schema.columns WHERE table_name = 'node_heartbeats' AND column_name = 'report'",
-    );
-    const [extraCol, extraVal] = cols.length > 0 ? [", report", ", '{}'::jsonb"] : ["", ""];
-    await h.db.pool.query(
-      `INSERT INTO node_heartbeats (node_id, last_heartbeat_at${extraCol}) VALUES
-         ('node_01JSILENTAAAAAAAAAAAAAAAAA', now() - interval '5 minutes'${extraVal}),
-         ('node_01JALIVEAAAAAAAAAAAAAAAAAA', now()${extraVal})`,
+      `INSERT INTO node_heartbeats (node_id, last_heartbeat_at, report) VALUES
+         ('node_01JSILENTAAAAAAAAAAAAAAAAA', now() - interval '5 minutes', '{}'),
+         ('node_01JALIVEAAAAAAAAAAAAAAAAAA', now(), '{}')`,
     );
     const stuck = items(ok(await h.call("GET", "/v1/_debug/stuck", { auth: ops }), 200));
     const lag = stuck.filter((s) => s.kind === "projection_lagging");

@@ -1,6 +1,7 @@
 import type { BoundedContext } from "../context.ts";
 import { registerDebugRoutes } from "./debug-routes.ts";
 import { registerEventRoutes } from "./events-routes.ts";
+import { registerRepairRoutes } from "./repair-routes.ts";
 
 /**
  * Events and operator tooling: the change feed over HTTP (polling and SSE),
@@ -14,5 +15,6 @@ export const operator: BoundedContext = {
   registerRoutes(app, deps) {
     registerEventRoutes(app, deps);
     registerDebugRoutes(app, deps);
+    registerRepairRoutes(app, deps);
   },
 };
