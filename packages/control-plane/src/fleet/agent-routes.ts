@@ -11,7 +11,12 @@ import type { RouteDeps } from "../http/route.ts";
 import { type EnrollRequest, enrollNode } from "./enrollment.ts";
 import { registerInstanceStatusRoute } from "./instance-status.ts";
 import { addNodeRoute } from "./node-auth.ts";
-import { HEARTBEAT_INTERVAL_SECONDS, recordHeartbeat, rotateCredential } from "./node-commands.ts";
+import {
+  HEARTBEAT_INTERVAL_SECONDS,
+  recordHeartbeat,
+  rotateCredential,
+  rotateWireguardKey,
+} from "./node-commands.ts";
 import { buildPlan } from "./plan.ts";
 import { registerPlanStream } from "./plan-stream.ts";
 import { peersOf } from "./reads.ts";
@@ -21,6 +26,9 @@ const NodeParams = Type.Object(
   { additionalProperties: false },
 );
 const Count = Type.Integer({ minimum: 0 });
+// A WireGuard public key: 32 bytes in standard base64.
+const WireguardKey = Type.String({ pattern: "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$" });
+const WireguardKeyBody = Type.Object({ wireguard_public_key: WireguardKey }, { additionalProperties: false });
 const CapacityBody = Type.Object(
   { cpu_cores: Type.Number({ minimum: 0 }), memory_bytes: Count, disk_bytes: Count },
   { additionalProperties: false },
@@ -69,8 +77,7 @@ const EnrollBody = Type.Object(
     labels: Type.Optional(
       Type.Record(Type.String({ maxLength: 63 }), Type.String({ maxLength: 253 }), { maxProperties: 64 }),
     ),
-    // A WireGuard public key: 32 bytes in standard base64.
-    wireguard_public_key: Type.String({ pattern: "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$" }),
+    wireguard_public_key: WireguardKey,
   },
   { additionalProperties: false },
 );
@@ -211,6 +218,34 @@ export function registerAgentRoutes(app: FastifyInstance, deps: RouteDeps): void
     summary: "The node's desired state (NodePlan)",
     params: NodeParams,
     handler: async ({ nodeId }) => ({ status: 200, body: await buildPlan(deps.pool, nodeId, deps.now()) }),
+  });
+
+  addNodeRoute<Static<typeof WireguardKeyBody>>(app, deps.pool, deps.now, {
+    method: "POST",
+    url: "/v1/nodes/:node/wireguard-key",
+    operationId: "nodes.wireguard_key.rotate",
+    summary: "The node's new WireGuard public key; peers learn it through their plans",
+    params: NodeParams,
+    body: WireguardKeyBody,
+    handler: async ({ nodeId, body, request }) => {
+      const r = await rotateWireguardKey(
+        deps.pool,
+        nodeId,
+        body.wireguard_public_key,
+        deps.now(),
+        request.id,
+        app.log,
+      );
+      await deps.kernel.watcher.waitFor(r.position, ["nodes"], { timeoutMs: deps.projectionWaitTimeoutMs });
+      return {
+        status: 200,
+        body: {
+          node_id: nodeId,
+          wireguard_public_key: body.wireguard_public_key,
+          key_generation: r.key_generation,
+        },
+      };
+    },
   });
 
   registerPlanStream(app, deps, NodeParams);

@@ -51,6 +51,8 @@ export interface NodeRouteSpec<B> {
   body?: TSchema;
   params: TSchema;
   response?: Record<number, TSchema>;
+  /** Bytes of request body accepted (fastify's default, 1 MiB, when absent). */
+  bodyLimit?: number;
   handler: (ctx: { nodeId: string; body: B; request: FastifyRequest }) => Promise<{
     status: number;
     body: unknown;
@@ -75,6 +77,7 @@ export function addNodeRoute<B>(
   app.route({
     method: spec.method,
     url: spec.url,
+    ...(spec.bodyLimit !== undefined ? { bodyLimit: spec.bodyLimit } : {}),
     schema: {
       operationId: spec.operationId,
       summary: spec.summary,

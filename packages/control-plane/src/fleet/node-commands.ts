@@ -4,6 +4,7 @@
 import {
   handleCommand,
   type IdempotencyRequest,
+  KernelError,
   type Pool,
   type Position,
   wakeReaders,
@@ -15,6 +16,7 @@ import {
   decideHeartbeat,
   decideRevoke,
   decideRotateCredential,
+  decideRotateWireguardKey,
   decideSetState,
   type NodeState,
   nodeAggregate,
@@ -114,6 +116,75 @@ export async function rotateCredential(
   });
   wakeReaders(pool);
   return { node_id: nodeId, node_credential: credential, previous_expires_at: graceEnd.toISOString() };
+}
+
+/**
+ * The agent's new WireGuard public key (§4.4 `POST …/wireguard-key`, §8.2):
+ * claimed in the same transaction as node.wireguard_key_rotated, the old key
+ * freed. A key another node holds → 409 wireguard_key_in_use, nothing written.
+ */
+export async function rotateWireguardKey(
+  pool: Pool,
+  nodeId: string,
+  key: string,
+  now: Date,
+  requestId: string,
+  log: AuditLogger,
+): Promise<{ key_generation: number; position: Position | null }> {
+  const r = await withTransaction(pool, async (client) => {
+    // Two rotations of one node race on the node's next sequence (version_conflict for the loser).
+    const { rows: held } = await client.query<{ node_id: string }>(
+      "SELECT node_id FROM node_wireguard_keys WHERE public_key = $1",
+      [key],
+    );
+    if (held[0] && held[0].node_id !== nodeId) {
+      throw new KernelError("wireguard_key_in_use", "Another node already uses this WireGuard public key.");
+    }
+    const current = held[0] ? key : null;
+    const r = await handleCommand(client, {
+      aggregate: nodeAggregate,
+      aggregateId: nodeId,
+      meta: { actorType: "node", actorId: nodeId, requestId },
+      clock: { now: () => now },
+      maxAttempts: 1,
+      decide: (state) => {
+        const events = decideRotateWireguardKey(state, nodeId, current, key, now);
+        return { events, response: Number(events[0]?.payload.key_generation ?? state.keyGeneration) };
+      },
+    });
+    if (!r.replayed && r.events.length > 0) {
+      const claimed = await client.query(
+        `INSERT INTO node_wireguard_keys (public_key, node_id, claimed_at) VALUES ($1, $2, $3)
+         ON CONFLICT (public_key) DO NOTHING`,
+        [key, nodeId, now],
+      );
+      // Claimed by another node between our read and now: the event rolls back with it.
+      if (claimed.rowCount === 0) {
+        throw new KernelError("wireguard_key_in_use", "Another node already uses this WireGuard public key.");
+      }
+      await client.query("DELETE FROM node_wireguard_keys WHERE node_id = $1 AND public_key <> $2", [
+        nodeId,
+        key,
+      ]);
+      await recordAudit(
+        client,
+        {
+          org_id: null,
+          actor_type: "node",
+          actor_id: nodeId,
+          action: "node.wireguard_key_rotated",
+          target_type: "node",
+          target_id: nodeId,
+          request_id: requestId,
+          details: { key_generation: r.response },
+        },
+        log,
+      );
+    }
+    return r;
+  });
+  wakeReaders(pool, ["node.wireguard_key_rotated"]);
+  return { key_generation: r.response, position: r.position };
 }
 
 export interface OperatorCommand {

@@ -140,6 +140,29 @@ export function decideRotateCredential(s: NodeAgg, nodeId: string, now: Date): N
   return [nodeEvent(nodeId, "node.credential_rotated", { rotated_at: now.toISOString() })];
 }
 
+/**
+ * node.wireguard_key_rotated with the next key generation; the current key
+ * again is a retry and appends nothing (the caller has checked no other
+ * node holds the key).
+ */
+export function decideRotateWireguardKey(
+  s: NodeAgg,
+  nodeId: string,
+  currentKey: string | null,
+  key: string,
+  now: Date,
+): NewEvent[] {
+  requireLive(s);
+  if (key === currentKey) return [];
+  return [
+    nodeEvent(nodeId, "node.wireguard_key_rotated", {
+      wireguard_public_key: key,
+      key_generation: s.keyGeneration + 1,
+      rotated_at: now.toISOString(),
+    }),
+  ];
+}
+
 export function decideRevoke(s: NodeAgg, nodeId: string, reason: string | undefined, now: Date): NewEvent[] {
   requireLive(s);
   const payload: Record<string, unknown> = { revoked_at: now.toISOString() };

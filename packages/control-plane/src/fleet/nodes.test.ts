@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { assertInvalid, assertProblem, startTestServer, type TestServer } from "../tenancy/http-test-kit.ts";
-import { bearer, enrollNode, nodeEventTypes, OP, OPERATOR_EMAIL, USER } from "./test-kit.ts";
+import { bearer, enrollNode, nodeEventTypes, OP, OPERATOR_EMAIL, USER, wgKey } from "./test-kit.ts";
 
 let t: TestServer;
 before(async () => {
@@ -236,4 +236,59 @@ test("enrollment, credential rotation and revocation are audited (no secrets)", 
   );
   assert.equal(JSON.stringify(rows).includes("plfm_"), false);
   assert.ok(t.logLines.some((l) => l.audit === true && l.action === "node.revoked"));
+});
+
+test("WireGuard key rotation: a new generation peers learn; a key in use is 409 and writes nothing", async () => {
+  const n = await enrollNode(t, { hostname: "rot" });
+  const peer = await enrollNode(t, { hostname: "peer" });
+  const url = `/v1/nodes/${n.nodeId}/wireguard-key`;
+  const fresh = wgKey();
+  const r = await t.call("POST", url, { auth: bearer(n.credential), body: { wireguard_public_key: fresh } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body, { node_id: n.nodeId, wireguard_public_key: fresh, key_generation: 2 });
+  const view = (await getNode(n.nodeId)).body;
+  assert.equal(view.wireguard_public_key, fresh);
+  assert.equal(view.key_generation, 2);
+  const peers = (
+    (await plan(peer.nodeId, peer.credential)).body.overlay as { peers: Record<string, unknown>[] }
+  ).peers;
+  assert.equal(peers.find((p) => p.node_id === n.nodeId)?.public_key, fresh);
+  // The same key again is a retry: same generation, no event.
+  const events = (await nodeEventTypes(t, n.nodeId)).length;
+  const again = await t.call("POST", url, {
+    auth: bearer(n.credential),
+    body: { wireguard_public_key: fresh },
+  });
+  assert.equal(again.body.key_generation, 2);
+  assert.equal((await nodeEventTypes(t, n.nodeId)).length, events);
+  // The peer's key is taken; a malformed key is a 400; another node's credential a 403.
+  const peerKey = (await getNode(peer.nodeId)).body.wireguard_public_key as string;
+  assertProblem(
+    await t.call("POST", url, { auth: bearer(n.credential), body: { wireguard_public_key: peerKey } }),
+    409,
+    "wireguard_key_in_use",
+  );
+  assertInvalid(
+    await t.call("POST", url, { auth: bearer(n.credential), body: { wireguard_public_key: "nope" } }),
+    "wireguard_public_key",
+  );
+  assertProblem(
+    await t.call("POST", url, { auth: bearer(peer.credential), body: { wireguard_public_key: wgKey() } }),
+    403,
+    "forbidden",
+  );
+  assert.equal((await nodeEventTypes(t, n.nodeId)).length, events);
+  // The old key is free again: a new machine may enroll with it.
+  const oldKey = (
+    await t.db.pool.query(
+      "SELECT payload->>'wireguard_public_key' AS k FROM events WHERE aggregate_id = $1 AND event_type = 'node.enrolled'",
+      [n.nodeId],
+    )
+  ).rows[0].k;
+  await enrollNode(t, { wireguard_public_key: oldKey });
+  const { rows } = await t.db.pool.query(
+    "SELECT count(*)::int AS n FROM audit_log WHERE action = 'node.wireguard_key_rotated' AND target_id = $1",
+    [n.nodeId],
+  );
+  assert.equal(rows[0].n, 1);
 });

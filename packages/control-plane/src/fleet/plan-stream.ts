@@ -2,7 +2,7 @@
 // NodePlan first, then a complete plan (`event: plan`, id = plan cursor) each
 // time it changes, coalesced to at most 4 per second.
 import type { ServerResponse } from "node:http";
-import { decodeCursor, type Position } from "@plfm/kernel";
+import { decodeCursor, type Position, type StoredEvent } from "@plfm/kernel";
 import type { FastifyInstance } from "fastify";
 import type { TSchema } from "typebox";
 import type { RouteDeps } from "../http/route.ts";
@@ -16,6 +16,21 @@ const HEARTBEAT_MS = 15_000;
 // Instances, volumes and storage jobs join when their contexts exist.
 const PLAN_AGGREGATES = ["node"];
 const PLAN_PROJECTIONS = ["nodes"];
+
+/**
+ * Another context's messages on the plan stream (exec's `exec_request`): the
+ * stream also follows `aggregateTypes` and writes what `messages` makes of
+ * each such event, without an id (ids stay plan cursors). Registered once at
+ * module load by the context; fleet imports nothing of it.
+ */
+export interface PlanStreamSource {
+  aggregateTypes: readonly string[];
+  messages(deps: RouteDeps, nodeId: string, event: StoredEvent): Promise<{ event: string; data: unknown }[]>;
+}
+const sources: PlanStreamSource[] = [];
+export function addPlanStreamSource(source: PlanStreamSource): void {
+  if (!sources.includes(source)) sources.push(source);
+}
 
 export function registerPlanStream(app: FastifyInstance, deps: RouteDeps, params: TSchema): void {
   app.route({
@@ -67,7 +82,7 @@ async function streamPlans(
   write(first);
   const sub = deps.kernel.hub.subscribe({
     after: decodeCursor(first.cursor),
-    filter: { aggregateTypes: PLAN_AGGREGATES },
+    filter: { aggregateTypes: [...PLAN_AGGREGATES, ...sources.flatMap((s) => s.aggregateTypes)] },
   });
   let lastPlanId = first.plan_id;
   let lastSentAt = Date.now();
@@ -102,6 +117,15 @@ async function streamPlans(
     for await (const msg of sub) {
       if (msg.type !== "event") continue;
       if (msg.event.eventType === "node.revoked" && msg.event.aggregateId === nodeId) break;
+      const source = sources.find((s) => s.aggregateTypes.includes(msg.event.aggregateType));
+      if (source) {
+        // A failed read loses one message, not the stream (an unanswered exec request times out).
+        const extra = await source.messages(deps, nodeId, msg.event).catch(() => []);
+        for (const m of extra) {
+          if (!res.writableEnded) res.write(`event: ${m.event}\ndata: ${JSON.stringify(m.data)}\n\n`);
+        }
+        continue;
+      }
       seen = msg.position;
       schedule();
     }
