@@ -4,6 +4,7 @@ import { apps } from "./apps/index.ts";
 import { auth } from "./auth/index.ts";
 import type { BoundedContext } from "./context.ts";
 import { fleet } from "./fleet/index.ts";
+import { logs } from "./logs/index.ts";
 import { networking } from "./networking/index.ts";
 import { operator } from "./operator/index.ts";
 import { secrets } from "./secrets/index.ts";
@@ -19,4 +20,5 @@ export const contexts: readonly BoundedContext[] = [
   storage,
   operator,
   fleet,
+  logs,
 ];
