@@ -50,10 +50,16 @@ const STATUS_BY_CODE = {
   snapshot_in_progress: 409,
   no_capacity: 409,
   wireguard_key_in_use: 409,
+  // Exec grants need a ready instance (spec platform.md §7.8).
+  instance_not_running: 409,
   precondition_failed: 412,
+  // Delta CI planner (spec delta-ci.md §6.2, §6.3): an invalid pipeline.yml is the user's to fix.
+  config_error: 422,
   rate_limited: 429,
   internal: 500,
   unavailable: 503,
+  // Delta CI planner: git could not be read; retried by the orchestrator (spec delta-ci.md §6.3).
+  planner_failure: 503,
   projection_timeout: 504,
 } as const;
 
@@ -84,7 +90,8 @@ export class KernelError extends Error {
     this.name = "KernelError";
     this.code = code;
     this.details = options.details;
-    this.retryable = options.retryable ?? (code === "version_conflict" || code === "unavailable");
+    this.retryable =
+      options.retryable ?? (code === "version_conflict" || code === "unavailable" || code === "rate_limited");
     this.extra = options.extra;
   }
 }

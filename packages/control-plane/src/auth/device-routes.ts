@@ -6,6 +6,7 @@ import { normaliseUserCode, POLL_INTERVAL_SECONDS } from "./device-flow.ts";
 import { DEVICE_PAGE_HEADERS, devicePage } from "./device-page.ts";
 import { approveDevice, pollDevice, startDevice } from "./device-store.ts";
 import { addPublicRoute } from "./public-route.ts";
+import { RateLimiter } from "./rate-limit.ts";
 import { DeviceCode, GRANTABLE_SCOPES, ScopeList, TokenPairResponse } from "./schemas.ts";
 
 const StartBody = Type.Object(
@@ -22,6 +23,24 @@ const ApproveBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** Spec §4.5: device start 10/min per IP. */
+export const DEVICE_START_LIMIT_PER_MINUTE = 10;
+/**
+ * Device polling per IP. The per-code pace is `slow_down`; this bounds one
+ * address polling many codes (guessing device codes, or a runaway script):
+ * sixty codes at the 5 s interval.
+ */
+export const DEVICE_POLL_LIMIT_PER_MINUTE = 720;
+
+function limitedByIp(limiter: RateLimiter, request: FastifyRequest, what: string): void {
+  const wait = limiter.hit(request.ip);
+  if (wait > 0) {
+    throw new KernelError("rate_limited", `Too many ${what} from this address; retry later.`, {
+      extra: { retry_after_seconds: wait },
+    });
+  }
+}
+
 /** Where users are sent to approve: PLFM_PUBLIC_URL, else the URL this request came to. */
 function baseUrlOf(request: FastifyRequest, deps: RouteDeps): string {
   return deps.publicUrl ?? `${request.protocol}://${request.host}`;
@@ -29,6 +48,8 @@ function baseUrlOf(request: FastifyRequest, deps: RouteDeps): string {
 
 /** The device-authorization flow (spec §4.5): start, poll, approve, and the approval page. */
 export function registerDeviceRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  const startLimit = new RateLimiter(DEVICE_START_LIMIT_PER_MINUTE, 60_000);
+  const pollLimit = new RateLimiter(DEVICE_POLL_LIMIT_PER_MINUTE, 60_000);
   addPublicRoute<Static<typeof StartBody>>(app, {
     method: "POST",
     url: "/v1/auth/device/start",
@@ -46,15 +67,18 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: RouteDeps): voi
         poll_interval_seconds: Type.Integer({ minimum: POLL_INTERVAL_SECONDS }),
       }),
     },
-    handler: async ({ body, request }) => ({
-      status: 200,
-      body: await startDevice(
-        deps.pool,
-        { clientName: body.client_name, scopes: body.scopes ?? GRANTABLE_SCOPES },
-        baseUrlOf(request, deps),
-        deps.now(),
-      ),
-    }),
+    handler: async ({ body, request }) => {
+      limitedByIp(startLimit, request, "device sign-ins");
+      return {
+        status: 200,
+        body: await startDevice(
+          deps.pool,
+          { clientName: body.client_name, scopes: body.scopes ?? GRANTABLE_SCOPES },
+          baseUrlOf(request, deps),
+          deps.now(),
+        ),
+      };
+    },
   });
 
   addPublicRoute<Static<typeof PollBody>>(app, {
@@ -65,10 +89,10 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: RouteDeps): voi
     tags: ["auth"],
     body: PollBody,
     response: { 200: TokenPairResponse },
-    handler: async ({ body }) => ({
-      status: 200,
-      body: await pollDevice(deps.pool, body.device_code, deps.now()),
-    }),
+    handler: async ({ body, request }) => {
+      limitedByIp(pollLimit, request, "device polls");
+      return { status: 200, body: await pollDevice(deps.pool, body.device_code, deps.now()) };
+    },
   });
 
   addRoute<Static<typeof ApproveBody>>(app, deps, {
