@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import type { ExecLimits } from "./exec/limits.ts";
 import { type Ipv4Range, parseIpv4Pool } from "./networking/ipv4-pool.ts";
 import type { Keyring } from "./secrets/keyring.ts";
 import { loadSecretsKeyring } from "./secrets/keyring-config.ts";
@@ -35,6 +36,8 @@ export interface ServerConfig {
    * secret writes answer 503). A key that is set but unusable is a ConfigError.
    */
   secretsKeyring?: Keyring | null;
+  /** Exec bounds other than the spec's; tests lower the timeout floors. Never read from the environment. */
+  execLimits?: Partial<ExecLimits>;
 }
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;

@@ -3,6 +3,7 @@
 import { apps } from "./apps/index.ts";
 import { auth } from "./auth/index.ts";
 import type { BoundedContext } from "./context.ts";
+import { exec } from "./exec/index.ts";
 import { fleet } from "./fleet/index.ts";
 import { logs } from "./logs/index.ts";
 import { networking } from "./networking/index.ts";
@@ -20,5 +21,6 @@ export const contexts: readonly BoundedContext[] = [
   storage,
   operator,
   fleet,
+  exec,
   logs,
 ];

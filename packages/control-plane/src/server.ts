@@ -82,6 +82,7 @@ export async function startServer(
     ipv4Pool: config.ipv4Pool ?? [],
     keyring: resolveSecretsKeyring(config, logger),
     projections: serverProjections,
+    ...(config.execLimits ? { execLimits: config.execLimits } : {}),
   };
   // Bounded contexts register their routes here, after the OpenAPI collector.
   await registerOpenApi(app, "1");

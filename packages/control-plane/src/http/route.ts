@@ -17,6 +17,7 @@ import {
   type Principal,
 } from "../auth/principal.ts";
 import type { Scope } from "../auth/scopes.ts";
+import type { ExecLimits } from "../exec/limits.ts";
 import type { Ipv4Range } from "../networking/ipv4-pool.ts";
 import type { Keyring } from "../secrets/keyring.ts";
 
@@ -36,6 +37,8 @@ export interface RouteDeps {
   keyring?: Keyring | null;
   /** The projections the server keeps, for operator rebuilds (none when absent). */
   projections?: readonly Projection[];
+  /** Exec bounds other than the spec's (tests only: ServerConfig.execLimits). */
+  execLimits?: Partial<ExecLimits>;
 }
 
 export interface RouteContext<B, P, Q> {
