@@ -183,7 +183,8 @@ export function nodeOverlayAddress(n: bigint): string {
   return compressIpv6(groups);
 }
 
-function compressIpv6(groups: number[]): string {
+/** RFC 5952 text of eight 16-bit groups: lowercase, the longest (first) run of ≥ 2 zero groups as `::`. */
+export function compressIpv6(groups: readonly number[]): string {
   let best = -1;
   let bestLen = 1;
   for (let i = 0; i < groups.length; ) {
