@@ -2,8 +2,9 @@
 // instances; a WebSocket client; and a simulated agent that reads exec_request
 // from its plan stream and dials attach. Not used in production.
 import assert from "node:assert/strict";
-import { append, newId } from "@plfm/kernel";
+import { newId } from "@plfm/kernel";
 import WebSocket from "ws";
+import { allocateInstance } from "../apps/test-allocate.ts";
 import { bearer, enrollNode, OPERATOR_EMAIL } from "../fleet/test-kit.ts";
 import { type HttpTestServer, startHttpTestServer } from "../http/test-server.ts";
 import { user } from "../tenancy/http-test-kit.ts";
@@ -52,39 +53,12 @@ let clock = 0;
 
 /** Places an instance on `node` as the scheduler will, and reports `status` for it (none: left allocated). */
 export async function instance(w: World, node: Node, status: string | null = "ready"): Promise<string> {
-  const instanceId = newId("inst");
-  const r = await append(w.t.db.pool, {
-    meta: { actorType: "system", actorId: "scheduler", requestId: newId("req") },
-    events: [
-      {
-        aggregateType: "instance",
-        aggregateId: instanceId,
-        eventType: "instance.allocated",
-        orgId: w.orgId,
-        appId: w.appId,
-        envId: w.envId,
-        payload: {
-          instance_id: instanceId,
-          org_id: w.orgId,
-          app_id: w.appId,
-          env_id: w.envId,
-          process_type: "web",
-          node_id: node.nodeId,
-          desired_state: "running",
-          release_id: newId("rel"),
-          overlay_ipv6: "fd70:6c66:0:1::10",
-          resources_snapshot: {
-            cpu_request: 0.5,
-            memory_limit_bytes: 268435456,
-            ephemeral_disk_bytes: 4294967296,
-          },
-          spec_hash: "h1",
-        },
-      },
-    ],
+  const instanceId = await allocateInstance(w.t, {
+    orgId: w.orgId,
+    appId: w.appId,
+    envId: w.envId,
+    nodeId: node.nodeId,
   });
-  assert.equal(r.replayed, false);
-  await w.t.server.kernel.watcher.waitFor(r.position, ["instances"], { timeoutMs: 5000 });
   if (status !== null) {
     const s = await w.t.call("POST", `/v1/nodes/${node.nodeId}/instances/${instanceId}/status`, {
       auth: bearer(node.credential),

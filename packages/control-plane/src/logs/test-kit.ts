@@ -2,7 +2,7 @@
 // readonly member), org B, two enrolled nodes, and instances allocated the way
 // the scheduler will (instance.allocated through the kernel). Not used in production.
 import assert from "node:assert/strict";
-import { append, newId } from "@plfm/kernel";
+import { allocateInstance } from "../apps/test-allocate.ts";
 import { bearer, enrollNode, OPERATOR_EMAIL } from "../fleet/test-kit.ts";
 import { type HttpTestServer, type Reply, startHttpTestServer } from "../http/test-server.ts";
 import { user } from "../tenancy/http-test-kit.ts";
@@ -54,40 +54,8 @@ export async function startLogsWorld(): Promise<LogsWorld> {
   const node1 = await enrollNode(t, { hostname: "worker-1" });
   const node2 = await enrollNode(t, { hostname: "worker-2" });
 
-  const allocate = async (processType: string, node: Node = node1, env = envId): Promise<string> => {
-    const instanceId = newId("inst");
-    const ids = { org_id: orgA, app_id: appId, env_id: env };
-    const r = await append(t.db.pool, {
-      meta: { actorType: "system", actorId: "scheduler", requestId: newId("req") },
-      events: [
-        {
-          aggregateType: "instance",
-          aggregateId: instanceId,
-          eventType: "instance.allocated",
-          orgId: orgA,
-          appId,
-          envId: env,
-          payload: {
-            instance_id: instanceId,
-            ...ids,
-            process_type: processType,
-            node_id: node.nodeId,
-            desired_state: "running",
-            release_id: newId("rel"),
-            overlay_ipv6: "fd70:6c66:0:1::10",
-            resources_snapshot: {
-              cpu_request: 0.5,
-              memory_limit_bytes: 268435456,
-              ephemeral_disk_bytes: 4294967296,
-            },
-            spec_hash: "h1",
-          },
-        },
-      ],
-    });
-    await t.server.kernel.watcher.waitFor(r.position, ["instances"], { timeoutMs: 5000 });
-    return instanceId;
-  };
+  const allocate = (processType: string, node: Node = node1, env = envId): Promise<string> =>
+    allocateInstance(t, { orgId: orgA, appId, envId: env, nodeId: node.nodeId, processType });
 
   return {
     t,
