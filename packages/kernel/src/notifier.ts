@@ -47,6 +47,8 @@ export class Notifier {
   }
 
   async stop(): Promise<void> {
+    // A connect in flight sees #stopped when it lands and closes its own client
+    // (not awaited: a connect to an unreachable host may take minutes).
     this.#stopped = true;
     const c = this.#client;
     this.#client = null;
@@ -71,6 +73,11 @@ export class Notifier {
         await client.end().catch(() => {});
         await new Promise((r) => setTimeout(r, delay));
         continue;
+      }
+      // Stopped while connecting: keeping this client would hold the process open (a leaked LISTEN).
+      if (this.#stopped) {
+        await client.end().catch(() => {});
+        return;
       }
       client.on("notification", (n) => {
         const payload = n.payload ?? "";
