@@ -56,7 +56,14 @@ describe("loadServerConfig", () => {
       publicUrl: null,
       ipv4Pool: [],
       secretsKeyring: null,
+      scheduler: true,
     });
+  });
+
+  test("PLFM_SCHEDULER: on unless 0; anything else is reported", () => {
+    assert.equal(loadServerConfig({ PLFM_SCHEDULER: "0" }, "/srv").scheduler, false);
+    assert.equal(loadServerConfig({ PLFM_SCHEDULER: "1" }, "/srv").scheduler, true);
+    assert.throws(() => loadServerConfig({ PLFM_SCHEDULER: "yes" }, "/srv"), /PLFM_SCHEDULER/);
   });
 
   test("the secrets master key: read into a keyring; unset is null; a bad one is reported", () => {

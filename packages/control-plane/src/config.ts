@@ -38,6 +38,14 @@ export interface ServerConfig {
   secretsKeyring?: Keyring | null;
   /** Exec bounds other than the spec's; tests lower the timeout floors. Never read from the environment. */
   execLimits?: Partial<ExecLimits>;
+  /**
+   * PLFM_SCHEDULER (default 1 from the environment): whether this server's
+   * leader runs the scheduler. Absent = off, so test servers that play the
+   * scheduler's part by hand never race a real one.
+   */
+  scheduler?: boolean;
+  /** The scheduler's safety-net period (default 5 s; tests shorten it). */
+  schedulerTickMs?: number;
 }
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -96,6 +104,11 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     publicUrl: attempt("PLFM_PUBLIC_URL", () => parsePublicUrl(env.PLFM_PUBLIC_URL), null),
     ipv4Pool: attempt("PLFM_IPV4_POOL", () => parseIpv4Pool(env.PLFM_IPV4_POOL), []),
     secretsKeyring: attempt("secrets master key", () => loadSecretsKeyring(env), null),
+    scheduler: attempt(
+      "PLFM_SCHEDULER",
+      () => env.PLFM_SCHEDULER === undefined || parseFlag(env.PLFM_SCHEDULER),
+      true,
+    ),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,4 +1,4 @@
-import type { Projection } from "@plfm/kernel";
+import type { LeaderTask, Projection } from "@plfm/kernel";
 import type { FastifyInstance } from "fastify";
 import type { RouteDeps } from "./http/route.ts";
 
@@ -14,4 +14,6 @@ export interface BoundedContext {
   migrations?: string;
   projections: readonly Projection[];
   registerRoutes(app: FastifyInstance, deps: RouteDeps): void;
+  /** Singletons only the lease holder runs (the scheduler, say), started with the projections. */
+  leaderTasks?(deps: RouteDeps): LeaderTask[];
 }

@@ -8,6 +8,7 @@ import { fleet } from "./fleet/index.ts";
 import { logs } from "./logs/index.ts";
 import { networking } from "./networking/index.ts";
 import { operator } from "./operator/index.ts";
+import { scheduler } from "./scheduler/index.ts";
 import { secrets } from "./secrets/index.ts";
 import { storage } from "./storage/index.ts";
 import { tenancy } from "./tenancy/index.ts";
@@ -23,4 +24,5 @@ export const contexts: readonly BoundedContext[] = [
   fleet,
   exec,
   logs,
+  scheduler,
 ];

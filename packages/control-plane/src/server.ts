@@ -71,6 +71,13 @@ export async function startServer(
     leaseName: "plfm-singletons",
     metrics: metrics.kernel,
     logger,
+    // Read when the lease is won, after `deps` below exists.
+    leaderTasks: [
+      (signal) =>
+        Promise.all(contexts.flatMap((c) => c.leaderTasks?.(deps) ?? []).map((t) => t(signal))).then(
+          () => {},
+        ),
+    ],
   });
   const deps: RouteDeps = {
     pool: database.pool,
@@ -83,6 +90,10 @@ export async function startServer(
     keyring: resolveSecretsKeyring(config, logger),
     projections: serverProjections,
     ...(config.execLimits ? { execLimits: config.execLimits } : {}),
+    log: logger,
+    scheduler: config.scheduler
+      ? { ...(config.schedulerTickMs !== undefined ? { tickMs: config.schedulerTickMs } : {}) }
+      : null,
   };
   // Bounded contexts register their routes here, after the OpenAPI collector.
   await registerOpenApi(app, "1");

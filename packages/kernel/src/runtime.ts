@@ -33,7 +33,16 @@ export interface KernelRuntimeOptions {
   logger?: Logger;
   /** How often the leader deletes expired idempotency records (default 1 h). */
   cleanupIntervalMs?: number;
+  /**
+   * The product's own singletons (a scheduler, say), run by the leader beside
+   * the projections. Each runs until `signal` aborts (lease lost or stopping)
+   * and must then return; a task that throws is logged and restarted.
+   */
+  leaderTasks?: readonly LeaderTask[];
 }
+
+/** Work only the lease holder does, until `signal` aborts. */
+export type LeaderTask = (signal: AbortSignal) => Promise<void>;
 
 export class KernelRuntime {
   readonly notifier: Notifier;
@@ -83,6 +92,7 @@ export class KernelRuntime {
     });
     await runner.start();
     logger?.info({ projections: projections.map((p) => p.name) }, "leader: projection runner started");
+    const tasks = (this.#options.leaderTasks ?? []).map((task) => this.#keepRunning(task, signal));
     try {
       const interval = this.#options.cleanupIntervalMs ?? 60 * 60 * 1000;
       while (!signal.aborted) {
@@ -90,7 +100,20 @@ export class KernelRuntime {
         await sleep(interval, undefined, { signal }).catch(() => {});
       }
     } finally {
+      await Promise.all(tasks);
       await runner.stop();
+    }
+  }
+
+  /** Runs `task` until `signal` aborts, restarting it (after 1 s) when it throws. */
+  async #keepRunning(task: LeaderTask, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await task(signal);
+      } catch (err) {
+        this.#options.logger?.error({ err }, "a leader task failed; restarting it in 1 s");
+      }
+      await sleep(1000, undefined, { signal }).catch(() => {});
     }
   }
 

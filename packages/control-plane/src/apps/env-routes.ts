@@ -5,7 +5,6 @@ import { addRoute, type RouteDeps } from "../http/route.ts";
 import type { EnvView } from "./env.ts";
 import { createEnv, deleteEnv, setScale, updateEnv } from "./env-commands.ts";
 import { ENV_COLUMNS, type EnvPath, type EnvRow, readApp, readEnv, readScale, toView } from "./reads.ts";
-import { desiredReleases, lastDeploy } from "./release-reads.ts";
 import { commandCtx, written } from "./route-helpers.ts";
 import {
   CreateEnvBody,
@@ -17,7 +16,8 @@ import {
   PutScaleBody,
   Scale,
 } from "./schemas.ts";
-import { envHealth, processesFromScale } from "./status.ts";
+import { envHealth } from "./status.ts";
+import { readEnvStatusParts } from "./status-reads.ts";
 
 const ENV_PROJECTIONS = ["envs", "env_scale"];
 const SCALE_PROJECTIONS = ["env_scale"];
@@ -151,31 +151,8 @@ export function registerEnvRoutes(app: FastifyInstance, deps: RouteDeps): void {
     params: EnvParams,
     response: { 200: EnvStatus },
     handler: async (ctx) => {
-      const [env, parent, scale, desired, deploy] = await Promise.all([
-        readEnv(deps.pool, ctx.params),
-        readApp(deps.pool, ctx.params.org, ctx.params.app),
-        readScale(deps.pool, ctx.params),
-        desiredReleases(deps.pool, ctx.params.env),
-        lastDeploy(deps.pool, ctx.params.env),
-      ]);
-      const processes = processesFromScale(scale.processes, desired);
-      // TODO(networking, scheduler): routes, last_reconcile_at and last_error come from the
-      // routes/route_backends and scheduler_status tables once they exist.
-      return {
-        status: 200,
-        body: {
-          env_id: env.env_id,
-          env_name: env.name,
-          app_id: parent.app_id,
-          app_name: parent.name,
-          status: envHealth(processes),
-          processes,
-          routes: [],
-          last_deploy: deploy,
-          last_reconcile_at: null,
-          last_error: null,
-        },
-      };
+      const parts = await readEnvStatusParts(deps.pool, ctx.params, deps.now());
+      return { status: 200, body: { ...parts, status: envHealth(parts.processes) } };
     },
   });
 }

@@ -24,10 +24,14 @@ export {
   decideStatusReport,
   INSTANCE_REASON_CODES,
   INSTANCE_STATUSES,
+  type InstanceState,
   type InstanceStatus,
   instanceAggregate,
   type StatusReport,
 } from "./instance.ts";
+// For the scheduler's `why`: the same desired-against-current as env status.
+export type { EnvPath } from "./reads.ts";
+export { readEnvProcesses } from "./status-reads.ts";
 
 /** Apps, their envs, each env's scale, releases, and deploys/rollbacks. */
 export const apps: BoundedContext = {

@@ -78,7 +78,7 @@ export const Scale = Type.Object({
   resource_version: Type.Integer(),
 });
 
-const ProcessStatus = Type.Object({
+export const ProcessStatus = Type.Object({
   process_type: Type.String(),
   current_release_id: Type.Union([Type.String(), Type.Null()]),
   desired_release_id: Type.Union([Type.String(), Type.Null()]),
@@ -98,8 +98,24 @@ export const EnvStatus = Type.Object({
   app_name: Type.String(),
   status: Type.Union([Type.Literal("healthy"), Type.Literal("degraded"), Type.Literal("failing")]),
   processes: Type.Array(ProcessStatus),
-  routes: Type.Array(Type.Object({}, { additionalProperties: true })),
-  last_deploy: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+  routes: Type.Array(
+    Type.Object({
+      route_id: Type.String(),
+      hostname: Type.String(),
+      listen_port: Type.Integer(),
+      backend_port: Type.Integer(),
+      status: Type.Union([Type.Literal("active"), Type.Literal("no_backends")]),
+      backend_count: Type.Integer(),
+    }),
+  ),
+  last_deploy: Type.Union([
+    Type.Object({
+      deploy_id: Type.String(),
+      status: Type.String(),
+      message: Type.Union([Type.String(), Type.Null()]),
+    }),
+    Type.Null(),
+  ]),
   last_reconcile_at: Type.Union([Timestamp, Type.Null()]),
   last_error: Type.Union([Type.String(), Type.Null()]),
 });

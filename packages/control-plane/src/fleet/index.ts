@@ -2,7 +2,7 @@ import type { BoundedContext } from "../context.ts";
 import { fleetProjections } from "./projections.ts";
 import { registerFleetRoutes } from "./routes.ts";
 
-export { nodeOverlayAddress } from "./node.ts";
+export { decideOffline, nodeAggregate, nodeOverlayAddress } from "./node.ts";
 // For other contexts: who a node credential belongs to, and the node overlay address rule.
 export { addNodeRoute, authenticateNode } from "./node-auth.ts";
 

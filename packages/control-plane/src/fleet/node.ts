@@ -135,6 +135,23 @@ export function decideHeartbeat(
   return [nodeEvent(nodeId, "node.state_changed", payload)];
 }
 
+/**
+ * The scheduler's verdict on a silent node (§6.3: no heartbeat for 45 s):
+ * active or degraded → offline. An operator's draining or disabled stays;
+ * the next heartbeat brings it back (decideHeartbeat). Revoked or gone → nothing.
+ */
+export function decideOffline(s: NodeAgg, nodeId: string, silentForMs: number, now: Date): NewEvent[] {
+  if (!s.exists || s.revoked) return [];
+  if (s.state !== "active" && s.state !== "degraded") return [];
+  return [
+    nodeEvent(nodeId, "node.state_changed", {
+      state: "offline",
+      reason: `no heartbeat for ${Math.round(silentForMs / 1000)} s`,
+      changed_at: now.toISOString(),
+    }),
+  ];
+}
+
 export function decideRotateCredential(s: NodeAgg, nodeId: string, now: Date): NewEvent[] {
   requireLive(s);
   return [nodeEvent(nodeId, "node.credential_rotated", { rotated_at: now.toISOString() })];

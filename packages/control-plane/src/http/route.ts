@@ -39,6 +39,10 @@ export interface RouteDeps {
   projections?: readonly Projection[];
   /** Exec bounds other than the spec's (tests only: ServerConfig.execLimits). */
   execLimits?: Partial<ExecLimits>;
+  /** The server's logger, for background work that has no request to log through. */
+  log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  /** The scheduler's settings; null or absent = this server does not schedule. */
+  scheduler?: { tickMs?: number } | null;
 }
 
 export interface RouteContext<B, P, Q> {

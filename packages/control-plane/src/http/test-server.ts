@@ -37,6 +37,8 @@ export interface HttpTestServerOptions {
   config?: Partial<ServerConfig>;
   /** `info` to capture log lines, `silent` otherwise (default). */
   logLevel?: "info" | "silent";
+  /** Run the real scheduler (default off: most tests place instances by hand), with this tick. */
+  scheduler?: { tickMs?: number };
   /** Runs on the fresh database after the server started (seeding other contexts' views). */
   seed?: (db: TestDatabase) => Promise<void>;
 }
@@ -60,6 +62,12 @@ export async function startHttpTestServer(options: HttpTestServerOptions = {}): 
     projectionWaitTimeoutMs: 5000,
     dev: true,
     operatorEmails: new Set(options.operators ?? []),
+    ...(options.scheduler
+      ? {
+          scheduler: true,
+          ...(options.scheduler.tickMs !== undefined ? { schedulerTickMs: options.scheduler.tickMs } : {}),
+        }
+      : {}),
     ...options.config,
   };
   let server: RunningServer;

@@ -1,0 +1,267 @@
+// Writing one group's decision (spec platform.md §6.3): drains, stops,
+// allocations with their /128, the scheduling block, and scheduler_status,
+// all in the caller's transaction. Each change is an ordinary command on its
+// aggregate, so a concurrent writer makes the transaction fail (and the next
+// pass decide again) rather than write over it.
+import {
+  type AggregateDef,
+  type CommandMeta,
+  handleCommand,
+  KernelError,
+  type NewEvent,
+  newId,
+  type PoolClient,
+  type Position,
+  type StoredEvent,
+} from "@plfm/kernel";
+import { type InstanceState, instanceAggregate } from "../apps/index.ts";
+import type { GroupRef } from "./facts.ts";
+import { IPAM_COOLDOWN_MS } from "./placement/ipam.ts";
+import type { Blocked, Placement } from "./placement/types.ts";
+import type { Block, Drain } from "./reconcile/rollout-types.ts";
+
+export const SCHEDULER_META = (requestId: string): CommandMeta => ({
+  actorType: "system",
+  actorId: "scheduler",
+  requestId,
+});
+
+/** The latest position written, across several commands. */
+export class Positions {
+  last: Position | null = null;
+  add(p: Position | null): void {
+    if (
+      p &&
+      (!this.last || p.txId > this.last.txId || (p.txId === this.last.txId && p.eventId > this.last.eventId))
+    ) {
+      this.last = p;
+    }
+  }
+}
+
+const instanceEvent = (
+  s: InstanceState,
+  instanceId: string,
+  eventType: string,
+  payload: Record<string, unknown>,
+): NewEvent => ({
+  aggregateType: "instance",
+  aggregateId: instanceId,
+  eventType,
+  orgId: s.orgId,
+  appId: s.appId,
+  envId: s.envId,
+  payload: { instance_id: instanceId, org_id: s.orgId, env_id: s.envId, ...payload },
+});
+
+/** desired_state → draining with the §3.4 reason; an instance already leaving is left alone. */
+export async function drainInstance(client: PoolClient, meta: CommandMeta, d: Drain, out: Positions) {
+  const r = await handleCommand(client, {
+    aggregate: instanceAggregate,
+    aggregateId: d.instance_id,
+    meta,
+    maxAttempts: 1,
+    decide: (s) => ({
+      events:
+        s.exists && s.desiredState === "running"
+          ? [
+              instanceEvent(s, d.instance_id, "instance.desired_state_changed", {
+                desired_state: "draining",
+                drain_grace_seconds: 10,
+                reason: d.reason,
+              }),
+            ]
+          : [],
+      response: null,
+    }),
+  });
+  out.add(r.position);
+}
+
+/** desired_state → stopped (the node reported it, or the drain was forced), and its /128 released. */
+export async function stopInstance(
+  client: PoolClient,
+  meta: CommandMeta,
+  instanceId: string,
+  now: Date,
+  out: Positions,
+) {
+  const r = await handleCommand(client, {
+    aggregate: instanceAggregate,
+    aggregateId: instanceId,
+    meta,
+    maxAttempts: 1,
+    decide: (s) => ({
+      events:
+        s.exists && s.desiredState !== "stopped"
+          ? [instanceEvent(s, instanceId, "instance.desired_state_changed", { desired_state: "stopped" })]
+          : [],
+      response: null,
+    }),
+  });
+  out.add(r.position);
+  await client.query(
+    "UPDATE instance_addresses SET released_at = $2 WHERE instance_id = $1 AND released_at IS NULL",
+    [instanceId, now],
+  );
+}
+
+export interface NewInstance {
+  g: GroupRef;
+  placement: Placement;
+  release_id: string;
+  deploy_id: string | null;
+  secrets_version_id: string | null;
+  resources: { cpu_request: number; memory_limit_bytes: number; ephemeral_disk_bytes: number };
+  spec_hash: string;
+}
+
+/**
+ * Claims the placement's /128 and appends instance.allocated; returns the
+ * instance id, or null when the address was taken meanwhile (the pass stops
+ * placing; the next one reads IPAM afresh).
+ */
+export async function allocateInstance(
+  client: PoolClient,
+  meta: CommandMeta,
+  n: NewInstance,
+  now: Date,
+  out: Positions,
+): Promise<string | null> {
+  const instanceId = newId("inst");
+  const claimed = await client.query(
+    `INSERT INTO instance_addresses (overlay_ipv6, instance_id, allocated_at) VALUES ($1, $2, $3)
+     ON CONFLICT (overlay_ipv6) DO UPDATE
+        SET instance_id = excluded.instance_id, allocated_at = excluded.allocated_at, released_at = NULL
+      WHERE instance_addresses.released_at IS NOT NULL AND instance_addresses.released_at <= $4`,
+    [n.placement.overlay_ipv6, instanceId, now, new Date(now.getTime() - IPAM_COOLDOWN_MS)],
+  );
+  if (claimed.rowCount === 0) return null;
+  const payload: Record<string, unknown> = {
+    instance_id: instanceId,
+    org_id: n.g.org_id,
+    app_id: n.g.app_id,
+    env_id: n.g.env_id,
+    process_type: n.g.process_type,
+    node_id: n.placement.node_id,
+    desired_state: "running",
+    release_id: n.release_id,
+    overlay_ipv6: n.placement.overlay_ipv6,
+    resources_snapshot: n.resources,
+    spec_hash: n.spec_hash,
+  };
+  if (n.deploy_id) payload.deploy_id = n.deploy_id;
+  if (n.secrets_version_id) payload.secrets_version_id = n.secrets_version_id;
+  const r = await handleCommand(client, {
+    aggregate: instanceAggregate,
+    aggregateId: instanceId,
+    meta,
+    maxAttempts: 1,
+    decide: (s) => {
+      if (s.exists) throw new KernelError("conflict", "instance id reused");
+      const event: NewEvent = {
+        aggregateType: "instance",
+        aggregateId: instanceId,
+        eventType: "instance.allocated",
+        orgId: n.g.org_id,
+        appId: n.g.app_id,
+        envId: n.g.env_id,
+        payload,
+      };
+      if (n.deploy_id) event.correlationId = n.deploy_id;
+      return { events: [event], response: null };
+    },
+  });
+  out.add(r.position);
+  return instanceId;
+}
+
+/** The env's current scheduling block per process type, folded from its events (§3.4). */
+interface EnvBlocks {
+  blocks: Map<string, string>;
+}
+const envBlocksAggregate: AggregateDef<EnvBlocks> = {
+  aggregateType: "env",
+  initial: () => ({ blocks: new Map() }),
+  evolve: (s: EnvBlocks, e: StoredEvent) => {
+    const p = e.payload as { process_type?: string; reason?: string };
+    if (e.eventType === "env.scheduling_blocked" && p.process_type && p.reason) {
+      s.blocks.set(p.process_type, p.reason);
+    } else if (e.eventType === "env.scheduling_unblocked" && p.process_type) {
+      s.blocks.delete(p.process_type);
+    }
+    return s;
+  },
+};
+
+/**
+ * env.scheduling_blocked when the reason differs from the one recorded,
+ * env.scheduling_unblocked when a recorded block clears; nothing otherwise
+ * (compliance 39). Decided against the env's own log, not a view.
+ */
+export async function recordBlock(
+  client: PoolClient,
+  meta: CommandMeta,
+  g: GroupRef,
+  block: Block | null,
+  out: Positions,
+) {
+  const r = await handleCommand(client, {
+    aggregate: envBlocksAggregate,
+    aggregateId: g.env_id,
+    meta,
+    maxAttempts: 1,
+    decide: (s) => {
+      const recorded = s.blocks.get(g.process_type) ?? null;
+      const base = { env_id: g.env_id, org_id: g.org_id, app_id: g.app_id, process_type: g.process_type };
+      const event = (eventType: string, payload: Record<string, unknown>): NewEvent => ({
+        aggregateType: "env",
+        aggregateId: g.env_id,
+        eventType,
+        orgId: g.org_id,
+        appId: g.app_id,
+        envId: g.env_id,
+        payload: { ...base, ...payload },
+      });
+      if (block && block.reason !== recorded) {
+        return {
+          events: [event("env.scheduling_blocked", { reason: block.reason, detail: block.detail })],
+          response: null,
+        };
+      }
+      if (!block && recorded !== null)
+        return { events: [event("env.scheduling_unblocked", {})], response: null };
+      return { events: [], response: null };
+    },
+  });
+  out.add(r.position);
+}
+
+/** The last pass's conclusion for env status and `why` (not an event). */
+export async function writeStatus(
+  client: PoolClient,
+  g: GroupRef,
+  now: Date,
+  block: (Block & { facts?: Blocked["facts"] }) | null,
+  error: string | null,
+) {
+  await client.query(
+    `INSERT INTO scheduler_status (env_id, process_type, org_id, last_reconcile_at, last_error,
+                                   blocked_reason, blocked_detail, blocked_facts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (env_id, process_type) DO UPDATE SET
+       last_reconcile_at = excluded.last_reconcile_at, last_error = excluded.last_error,
+       blocked_reason = excluded.blocked_reason, blocked_detail = excluded.blocked_detail,
+       blocked_facts = excluded.blocked_facts`,
+    [
+      g.env_id,
+      g.process_type,
+      g.org_id,
+      now,
+      error,
+      block?.reason ?? null,
+      block?.detail ?? null,
+      block?.facts ? JSON.stringify(block.facts) : null,
+    ],
+  );
+}
