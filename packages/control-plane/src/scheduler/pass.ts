@@ -37,6 +37,7 @@ import {
 import { groupFacts, groupHash, instancesOf, preBlock, resourcesOf } from "./group.ts";
 import { placeGroup } from "./placement/place.ts";
 import { type Blocked, DEFAULT_SETTINGS, type PlacementRequest } from "./placement/types.ts";
+import { quotaAllows, readInstanceQuotas } from "./quota.ts";
 import { reconcileGroup } from "./reconcile/rollout.ts";
 import type { Block, Decision, DeployStatusChange } from "./reconcile/rollout-types.ts";
 
@@ -178,18 +179,32 @@ async function reconcileOne(
   const hasOld = instancesOf(cluster, g).some((i) => i.spec_hash !== hash && i.desired_state === "running");
   const surgePossible = !(hasOld && request !== null && (place(1)?.placements.length ?? 0) === 0);
   let decision: Decision = reconcileGroup(groupFacts({ ...base, blockNow: early, surgePossible }));
-  let placed = decision.allocate > 0 ? place(decision.allocate) : null;
+  // Quotas are rechecked here (§6.4): the org gets what its limits leave.
+  const quota =
+    decision.allocate > 0 && resources
+      ? quotaAllows(
+          await readInstanceQuotas(pool, g.org_id),
+          cluster.instances.filter((i) => i.org_id === g.org_id),
+          decision.allocate,
+          resources.memory_limit_bytes,
+          resources.cpu_request,
+        )
+      : null;
+  let placed = quota && quota.allowed > 0 ? place(quota.allowed) : null;
   let blocked: (Block & { facts?: Blocked["facts"] }) | null = early;
-  if (!early && placed?.blocked) {
-    blocked = { ...placed.blocked, facts: capFacts(placed.blocked.facts) };
-    // Placement blocks do not change what the core decides, only which block it records.
-    decision = reconcileGroup(
-      groupFacts({
-        ...base,
-        blockNow: { reason: placed.blocked.reason, detail: placed.blocked.detail },
-        surgePossible,
-      }),
-    );
+  const later: Block | null = quota?.limitedBy
+    ? {
+        reason: `org_quota_exceeded:${quota.limitedBy.dimension}`,
+        detail: `${quota.limitedBy.dimension}: ${quota.limitedBy.usage} of ${quota.limitedBy.limit} in use, each instance needs ${quota.limitedBy.per_instance}`,
+      }
+    : placed?.blocked
+      ? { reason: placed.blocked.reason, detail: placed.blocked.detail }
+      : null;
+  if (!early && later) {
+    blocked =
+      placed?.blocked && !quota?.limitedBy ? { ...later, facts: capFacts(placed.blocked.facts) } : later;
+    // Quota and placement blocks do not change what the core decides, only which block it records.
+    decision = reconcileGroup(groupFacts({ ...base, blockNow: later, surgePossible }));
   } else if (decision.block) {
     blocked = decision.block;
   }

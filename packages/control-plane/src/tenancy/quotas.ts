@@ -5,6 +5,7 @@ import { KernelError, type Queryable } from "@plfm/kernel";
 // guards.ts rather than the apps index, which imports this module back.
 import { appUsage, envUsage } from "../apps/guards.ts";
 import { hostnameUsage, ipv4Usage, publicPortUsage, routeUsage } from "../networking/usage.ts";
+import { cpuUsage, instanceUsage, memoryUsage } from "../scheduler/usage.ts";
 import { STORAGE_USAGE } from "../storage/usage.ts";
 
 const GiB = 1024 ** 3;
@@ -47,17 +48,17 @@ export type UsageCounter = (db: Queryable, orgId: string, within?: string) => Pr
 
 // Usage is counted by the context that owns the resource, preferably over
 // command-side rows its commands write in their transactions (e.g. their
-// name_claims), so a count under checkQuota's lock is exact. Contexts that do
-// not exist yet count 0 until they replace their line.
-const notYetCounted: UsageCounter = async () => 0;
+// name_claims), so a count under checkQuota's lock is exact. Instances are
+// counted over their view: only the scheduler adds them, and it rechecks at
+// placement (scheduler/quota.ts).
 
 /** How usage is counted, by dimension (§6.4: instances not stopped, non-deleted volumes/routes/…). */
 export const QUOTA_USAGE: Readonly<Record<QuotaDimension, UsageCounter>> = {
   max_apps: appUsage,
   max_envs: envUsage,
-  max_instances: notYetCounted, // TODO(scheduler: instances with desired_state ≠ stopped, surge included)
-  max_total_memory_bytes: notYetCounted, // TODO(scheduler: memory with overhead)
-  max_total_cpu_request: notYetCounted, // TODO(scheduler)
+  max_instances: instanceUsage,
+  max_total_memory_bytes: memoryUsage,
+  max_total_cpu_request: cpuUsage,
   max_routes: routeUsage,
   max_public_ports: publicPortUsage,
   max_hostnames: hostnameUsage,
