@@ -46,6 +46,8 @@ export interface ServerConfig {
   scheduler?: boolean;
   /** The scheduler's safety-net period (default 5 s; tests shorten it). */
   schedulerTickMs?: number;
+  /** Silence after which a node is offline (default 45 s, spec §6.3; tests shorten it). */
+  schedulerHeartbeatTimeoutMs?: number;
 }
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;

@@ -92,7 +92,12 @@ export async function startServer(
     ...(config.execLimits ? { execLimits: config.execLimits } : {}),
     log: logger,
     scheduler: config.scheduler
-      ? { ...(config.schedulerTickMs !== undefined ? { tickMs: config.schedulerTickMs } : {}) }
+      ? {
+          ...(config.schedulerTickMs !== undefined ? { tickMs: config.schedulerTickMs } : {}),
+          ...(config.schedulerHeartbeatTimeoutMs !== undefined
+            ? { heartbeatTimeoutMs: config.schedulerHeartbeatTimeoutMs }
+            : {}),
+        }
       : null,
   };
   // Bounded contexts register their routes here, after the OpenAPI collector.

@@ -19,8 +19,11 @@ export interface NodeView {
   key_generation: number;
   enrolled_at: string;
   last_heartbeat_at: string | null;
-  /** Instances whose drain holds the node (none until the scheduler lands). */
-  drain_blocked_by: string[];
+  /**
+   * On a draining node: the stateful instances that stay until their volume
+   * moves by snapshot and restore (§6.3), with the volume that pins each.
+   */
+  drain_blocked_by: { instance_id: string; volume_id: string }[];
   resource_version: number;
   created_at: string;
   updated_at: string;
@@ -29,13 +32,18 @@ export interface NodeView {
 const SELECT_NODE = `
   SELECT n.node_id, n.hostname, n.roles, n.state, n.state_reason, n.labels, n.public_ipv6, n.public_ipv4,
          n.wireguard_public_key, n.overlay_ipv6, n.allocatable, n.reserved, n.mtu, n.key_generation,
-         n.enrolled_at, h.last_heartbeat_at, n.resource_version, n.created_at, n.updated_at
+         n.enrolled_at, h.last_heartbeat_at, n.resource_version, n.created_at, n.updated_at,
+         CASE WHEN n.state <> 'draining' THEN '[]'::jsonb ELSE coalesce((
+           SELECT jsonb_agg(jsonb_build_object('instance_id', i.instance_id, 'volume_id', a.volume_id)
+                            ORDER BY i.instance_id, a.volume_id)
+             FROM instances i
+             JOIN volume_attachments a
+               ON a.env_id = i.env_id AND a.process_type = i.process_type AND NOT a.is_deleted
+            WHERE i.node_id = n.node_id AND i.desired_state = 'running' AND i.status NOT IN ('stopped', 'failed')
+         ), '[]'::jsonb) END AS drain_blocked_by
     FROM nodes n LEFT JOIN node_heartbeats h ON h.node_id = n.node_id`;
 
-type Row = Omit<
-  NodeView,
-  "enrolled_at" | "last_heartbeat_at" | "created_at" | "updated_at" | "drain_blocked_by"
-> & {
+type Row = Omit<NodeView, "enrolled_at" | "last_heartbeat_at" | "created_at" | "updated_at"> & {
   enrolled_at: Date;
   last_heartbeat_at: Date | null;
   created_at: Date;
@@ -46,7 +54,6 @@ const toView = (r: Row): NodeView => ({
   ...r,
   enrolled_at: r.enrolled_at.toISOString(),
   last_heartbeat_at: r.last_heartbeat_at?.toISOString() ?? null,
-  drain_blocked_by: [],
   created_at: r.created_at.toISOString(),
   updated_at: r.updated_at.toISOString(),
 });

@@ -42,7 +42,7 @@ export interface RouteDeps {
   /** The server's logger, for background work that has no request to log through. */
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
   /** The scheduler's settings; null or absent = this server does not schedule. */
-  scheduler?: { tickMs?: number } | null;
+  scheduler?: { tickMs?: number; heartbeatTimeoutMs?: number } | null;
 }
 
 export interface RouteContext<B, P, Q> {

@@ -38,7 +38,7 @@ export interface HttpTestServerOptions {
   /** `info` to capture log lines, `silent` otherwise (default). */
   logLevel?: "info" | "silent";
   /** Run the real scheduler (default off: most tests place instances by hand), with this tick. */
-  scheduler?: { tickMs?: number };
+  scheduler?: { tickMs?: number; heartbeatTimeoutMs?: number };
   /** Runs on the fresh database after the server started (seeding other contexts' views). */
   seed?: (db: TestDatabase) => Promise<void>;
 }
@@ -66,6 +66,9 @@ export async function startHttpTestServer(options: HttpTestServerOptions = {}): 
       ? {
           scheduler: true,
           ...(options.scheduler.tickMs !== undefined ? { schedulerTickMs: options.scheduler.tickMs } : {}),
+          ...(options.scheduler.heartbeatTimeoutMs !== undefined
+            ? { schedulerHeartbeatTimeoutMs: options.scheduler.heartbeatTimeoutMs }
+            : {}),
         }
       : {}),
     ...options.config,

@@ -26,6 +26,9 @@ export const scheduler: BoundedContext = {
                 now: deps.now,
                 log: deps.log ?? { info: () => {}, warn: () => {} },
                 ...(deps.scheduler?.tickMs !== undefined ? { tickMs: deps.scheduler.tickMs } : {}),
+                ...(deps.scheduler?.heartbeatTimeoutMs !== undefined
+                  ? { heartbeatTimeoutMs: deps.scheduler.heartbeatTimeoutMs }
+                  : {}),
               },
               signal,
             ),

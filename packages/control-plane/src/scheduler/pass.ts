@@ -36,7 +36,7 @@ import {
 } from "./facts.ts";
 import { groupFacts, groupHash, instancesOf, preBlock, resourcesOf } from "./group.ts";
 import { placeGroup } from "./placement/place.ts";
-import { type Blocked, DEFAULT_SETTINGS, type PlacementRequest } from "./placement/types.ts";
+import { type Blocked, DEFAULT_SETTINGS, type PlacementRequest, type Settings } from "./placement/types.ts";
 import { quotaAllows, readInstanceQuotas } from "./quota.ts";
 import { reconcileGroup } from "./reconcile/rollout.ts";
 import type { Block, Decision, DeployStatusChange } from "./reconcile/rollout-types.ts";
@@ -57,6 +57,8 @@ export interface PassResult {
 export interface PassDeps {
   pool: Pool;
   now: () => Date;
+  /** Placement settings (default: the spec's). */
+  settings?: Settings;
   log?: { warn(obj: object, msg?: string): void };
 }
 
@@ -73,14 +75,15 @@ export async function runPass(deps: PassDeps): Promise<PassResult> {
   const out = new Positions();
   const result: PassResult = { groups: 0, allocated: 0, drained: 0, stopped: 0, errors: 0, position: null };
 
+  const settings = deps.settings ?? DEFAULT_SETTINGS;
   const cluster = await readCluster(deps.pool, now);
-  await markSilentNodesOffline(deps.pool, cluster, now, requestId, out);
+  await markSilentNodesOffline(deps.pool, cluster, settings, now, requestId, out);
 
   const verdicts: GroupVerdict[] = [];
   for (const g of await listGroups(deps.pool)) {
     result.groups++;
     try {
-      const r = await reconcileOne(deps.pool, cluster, g, now, requestId, out);
+      const r = await reconcileOne(deps.pool, cluster, settings, g, now, requestId, out);
       result.allocated += r.allocated;
       result.drained += r.drained;
       result.stopped += r.stopped;
@@ -108,6 +111,7 @@ export async function runPass(deps: PassDeps): Promise<PassResult> {
 async function markSilentNodesOffline(
   pool: Pool,
   cluster: ClusterFacts,
+  settings: Settings,
   now: Date,
   requestId: string,
   out: Positions,
@@ -116,7 +120,7 @@ async function markSilentNodesOffline(
     if (n.state !== "active" && n.state !== "degraded") continue;
     if (n.last_heartbeat_at === null) continue;
     const silentFor = now.getTime() - n.last_heartbeat_at;
-    if (silentFor < DEFAULT_SETTINGS.heartbeat_timeout_ms) continue;
+    if (silentFor < settings.heartbeat_timeout_ms) continue;
     const r = await handleCommand(pool, {
       aggregate: nodeAggregate,
       aggregateId: n.node_id,
@@ -134,6 +138,7 @@ async function markSilentNodesOffline(
 async function reconcileOne(
   pool: Pool,
   cluster: ClusterFacts,
+  settings: Settings,
   g: GroupRef,
   now: Date,
   requestId: string,
@@ -168,7 +173,7 @@ async function reconcileOne(
           live(),
           { ...request, count },
           cluster.ipam,
-          DEFAULT_SETTINGS,
+          settings,
           now.getTime(),
         )
       : null;

@@ -6,6 +6,7 @@
 // last writes included, so it never decides on a view older than its writes.
 import { headPosition, type KernelRuntime, type Pool } from "@plfm/kernel";
 import { type PassResult, runPass } from "./pass.ts";
+import { DEFAULT_SETTINGS } from "./placement/types.ts";
 
 /** Event types that change what some group wants or has (§6.3 "immediate run after …"). */
 export const SCHEDULER_WAKE_EVENTS = [
@@ -46,6 +47,8 @@ export interface SchedulerOptions {
   log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
   /** The safety-net period (spec: 5 s tick). */
   tickMs?: number;
+  /** Silence after which a node is offline (spec: 45 s). */
+  heartbeatTimeoutMs?: number;
   /** Called after each pass (tests, metrics). */
   onPass?: (r: PassResult) => void;
 }
@@ -82,7 +85,14 @@ export async function runScheduler(options: SchedulerOptions, signal: AbortSigna
       pending = false;
       try {
         await kernel.watcher.waitFor(await headPosition(pool), SCHEDULER_VIEWS, { timeoutMs: 30_000 });
-        const r = await runPass({ pool, now: options.now, log: options.log });
+        const r = await runPass({
+          pool,
+          now: options.now,
+          log: options.log,
+          ...(options.heartbeatTimeoutMs !== undefined
+            ? { settings: { ...DEFAULT_SETTINGS, heartbeat_timeout_ms: options.heartbeatTimeoutMs } }
+            : {}),
+        });
         options.onPass?.(r);
         if (r.allocated + r.drained + r.stopped > 0) {
           options.log.info({ ...r, position: undefined }, "scheduler pass");
