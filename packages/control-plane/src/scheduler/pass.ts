@@ -168,14 +168,7 @@ async function reconcileOne(
   const live = () => cluster.instances.map((i) => liveInstance(i, volumesOf(desire, i, g)));
   const place = (count: number) =>
     request
-      ? placeGroup(
-          cluster.nodes,
-          live(),
-          { ...request, count },
-          cluster.ipam,
-          settings,
-          now.getTime(),
-        )
+      ? placeGroup(cluster.nodes, live(), { ...request, count }, cluster.ipam, settings, now.getTime())
       : null;
 
   const early = preBlock(desire, g.process_type);
