@@ -12,10 +12,10 @@ import { buildPlan, type NodePlan } from "./plan.ts";
 /** At most one plan per this many ms (≤ 4/s). */
 export const PLAN_MIN_INTERVAL_MS = 250;
 const HEARTBEAT_MS = 15_000;
-// What a plan is built from today: the node views (peers, own address).
-// Instances, volumes and storage jobs join when their contexts exist.
-const PLAN_AGGREGATES = ["node"];
-const PLAN_PROJECTIONS = ["nodes"];
+// What a plan is built from today: the node views (peers, own address) and
+// the instances view. Volumes and storage jobs join when their contexts exist.
+const PLAN_AGGREGATES = ["node", "instance"];
+const PLAN_PROJECTIONS = ["nodes", "instances"];
 
 /**
  * Another context's messages on the plan stream (exec's `exec_request`): the

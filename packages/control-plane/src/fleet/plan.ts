@@ -1,8 +1,9 @@
-// The NodePlan (spec platform.md §7.2): what a node should run. Instances,
-// volumes and storage jobs come with the scheduler and storage controllers
-// (later issues), so for now they are empty and the overlay is the real part.
+// The NodePlan (spec platform.md §7.2): what a node should run. Volumes and
+// storage jobs come with the storage controllers (later issues), so for now
+// they are empty; instances and the overlay are real.
 import { createHash } from "node:crypto";
 import { encodeCursor, headPosition, KernelError, type Queryable } from "@plfm/kernel";
+import { type PlanInstance, planInstances } from "./plan-instances.ts";
 import { type Peer, peersOf } from "./reads.ts";
 
 export interface NodePlan {
@@ -12,7 +13,7 @@ export interface NodePlan {
   /** The event-log position the plan reflects (a resumable cursor). */
   cursor: string;
   created_at: string;
-  instances: unknown[];
+  instances: PlanInstance[];
   overlay: {
     config_revision: string;
     node_overlay_ipv6: string;
@@ -41,7 +42,8 @@ export async function buildPlan(db: Queryable, nodeId: string, now: Date): Promi
   const peers = await peersOf(db, nodeId);
   const overlay = { node_overlay_ipv6: own.overlay_ipv6, listen_port: 51820, mtu: 1420, peers };
   const configRevision = createHash("sha256").update(JSON.stringify(overlay)).digest("hex").slice(0, 16);
-  const instances: unknown[] = [];
+  const instances = await planInstances(db, nodeId);
+  // Every field of every entry is hashed, workloads included, so any change to one moves the plan id.
   const planHash = createHash("sha256")
     .update(JSON.stringify({ instances, configRevision }))
     .digest("hex")
