@@ -5,9 +5,9 @@
 // pass decide again) rather than write over it.
 import {
   type AggregateDef,
+  append,
   type CommandMeta,
   handleCommand,
-  KernelError,
   type NewEvent,
   newId,
   type PoolClient,
@@ -117,26 +117,51 @@ export interface NewInstance {
 }
 
 /**
- * Claims the placement's /128 and appends instance.allocated; returns the
- * instance id, or null when the address was taken meanwhile (the pass stops
- * placing; the next one reads IPAM afresh).
+ * Claims the placements' /128s and appends their instance.allocated events,
+ * in two statements however many there are (a scale to 100 is one pass, not
+ * 300 round trips). An address taken meanwhile (reusable only 24 h after its
+ * release) drops that placement; the next pass reads IPAM afresh. Returns
+ * the new instances in placement order.
  */
-export async function allocateInstance(
+export async function allocateInstances(
   client: PoolClient,
   meta: CommandMeta,
-  n: NewInstance,
+  list: readonly NewInstance[],
   now: Date,
   out: Positions,
-): Promise<string | null> {
-  const instanceId = newId("inst");
-  const claimed = await client.query(
-    `INSERT INTO instance_addresses (overlay_ipv6, instance_id, allocated_at) VALUES ($1, $2, $3)
+): Promise<{ instance_id: string; n: NewInstance }[]> {
+  if (list.length === 0) return [];
+  const ids = list.map(() => newId("inst"));
+  const { rows } = await client.query<{ overlay_ipv6: string }>(
+    `INSERT INTO instance_addresses (overlay_ipv6, instance_id, allocated_at)
+     SELECT a, i, $3 FROM unnest($1::text[], $2::text[]) AS x(a, i)
      ON CONFLICT (overlay_ipv6) DO UPDATE
         SET instance_id = excluded.instance_id, allocated_at = excluded.allocated_at, released_at = NULL
-      WHERE instance_addresses.released_at IS NOT NULL AND instance_addresses.released_at <= $4`,
-    [n.placement.overlay_ipv6, instanceId, now, new Date(now.getTime() - IPAM_COOLDOWN_MS)],
+      WHERE instance_addresses.released_at IS NOT NULL AND instance_addresses.released_at <= $4
+     RETURNING overlay_ipv6`,
+    [list.map((n) => n.placement.overlay_ipv6), ids, now, new Date(now.getTime() - IPAM_COOLDOWN_MS)],
   );
-  if (claimed.rowCount === 0) return null;
+  const claimed = new Set(rows.map((r) => r.overlay_ipv6));
+  const made = list
+    .map((n, i) => ({ instance_id: ids[i] as string, n }))
+    .filter((x) => claimed.has(x.n.placement.overlay_ipv6));
+  if (made.length === 0) return [];
+  const r = await append(client, {
+    meta,
+    events: made.map(({ instance_id, n }) => allocatedEvent(instance_id, n)),
+    // Fresh ids: each aggregate must not exist yet.
+    expected: made.map(({ instance_id }) => ({
+      aggregateType: "instance",
+      aggregateId: instance_id,
+      seq: 0,
+    })),
+    clock: { now: () => now },
+  });
+  if (!r.replayed) out.add(r.position);
+  return made;
+}
+
+function allocatedEvent(instanceId: string, n: NewInstance): NewEvent {
   const payload: Record<string, unknown> = {
     instance_id: instanceId,
     org_id: n.g.org_id,
@@ -152,28 +177,16 @@ export async function allocateInstance(
   };
   if (n.deploy_id) payload.deploy_id = n.deploy_id;
   if (n.secrets_version_id) payload.secrets_version_id = n.secrets_version_id;
-  const r = await handleCommand(client, {
-    aggregate: instanceAggregate,
+  return {
+    aggregateType: "instance",
     aggregateId: instanceId,
-    meta,
-    maxAttempts: 1,
-    decide: (s) => {
-      if (s.exists) throw new KernelError("conflict", "instance id reused");
-      const event: NewEvent = {
-        aggregateType: "instance",
-        aggregateId: instanceId,
-        eventType: "instance.allocated",
-        orgId: n.g.org_id,
-        appId: n.g.app_id,
-        envId: n.g.env_id,
-        payload,
-      };
-      if (n.deploy_id) event.correlationId = n.deploy_id;
-      return { events: [event], response: null };
-    },
-  });
-  out.add(r.position);
-  return instanceId;
+    eventType: "instance.allocated",
+    orgId: n.g.org_id,
+    appId: n.g.app_id,
+    envId: n.g.env_id,
+    ...(n.deploy_id ? { correlationId: n.deploy_id } : {}),
+    payload,
+  };
 }
 
 /** The env's current scheduling block per process type, folded from its events (§3.4). */

@@ -16,7 +16,7 @@ import {
 import { decideDeployStatus, deployAggregate } from "../apps/index.ts";
 import { decideOffline, nodeAggregate } from "../fleet/index.ts";
 import {
-  allocateInstance,
+  allocateInstances,
   drainInstance,
   Positions,
   recordBlock,
@@ -215,35 +215,35 @@ async function reconcileOne(
     for (const d of decision.drain) await drainInstance(client, meta, d, out);
     for (const id of decision.stop) await stopInstance(client, meta, id, now, out);
     if (placed && desire.release && resources && hash) {
-      for (const p of placed.placements) {
-        const id = await allocateInstance(
-          client,
-          meta,
-          {
-            g,
-            placement: p,
-            release_id: desire.release.release_id,
-            deploy_id: desire.deploy_id,
-            secrets_version_id: desire.secrets_version_id,
-            resources,
-            spec_hash: hash,
-          },
-          now,
-          out,
-        );
-        if (id === null) break;
-        allocated++;
+      const release = desire.release;
+      const made = await allocateInstances(
+        client,
+        meta,
+        placed.placements.map((p) => ({
+          g,
+          placement: p,
+          release_id: release.release_id,
+          deploy_id: desire.deploy_id,
+          secrets_version_id: desire.secrets_version_id,
+          resources,
+          spec_hash: hash,
+        })),
+        now,
+        out,
+      );
+      allocated = made.length;
+      for (const { instance_id, n } of made) {
         cluster.instances.push({
-          instance_id: id,
+          instance_id,
           org_id: g.org_id,
           app_id: g.app_id,
           env_id: g.env_id,
           process_type: g.process_type,
-          node_id: p.node_id,
-          release_id: desire.release.release_id,
-          deploy_id: desire.deploy_id,
-          secrets_version_id: desire.secrets_version_id,
-          overlay_ipv6: p.overlay_ipv6,
+          node_id: n.placement.node_id,
+          release_id: n.release_id,
+          deploy_id: n.deploy_id,
+          secrets_version_id: n.secrets_version_id,
+          overlay_ipv6: n.placement.overlay_ipv6,
           memory_limit_bytes: resources.memory_limit_bytes,
           cpu_request: resources.cpu_request,
           spec_hash: hash,
@@ -255,7 +255,7 @@ async function reconcileOne(
           created_at: now,
           updated_at: now,
         });
-        (cluster.ipam.used as Set<string>).add(p.overlay_ipv6);
+        (cluster.ipam.used as Set<string>).add(n.placement.overlay_ipv6);
       }
       cluster.ipam.next_hint = placed.next_hint;
     }

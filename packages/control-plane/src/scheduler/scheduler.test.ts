@@ -13,7 +13,7 @@ const alice = user("alice@example.com");
 async function until<T>(
   what: string,
   fn: () => Promise<T | null | undefined | false>,
-  ms = 10_000,
+  ms = 20_000,
 ): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
