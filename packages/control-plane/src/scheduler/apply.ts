@@ -16,6 +16,7 @@ import {
 } from "@plfm/kernel";
 import { type InstanceState, instanceAggregate } from "../apps/index.ts";
 import type { GroupRef } from "./facts.ts";
+import { describeRejection } from "./placement/eligibility.ts";
 import { IPAM_COOLDOWN_MS } from "./placement/ipam.ts";
 import type { Blocked, Placement } from "./placement/types.ts";
 import type { Block, Drain } from "./reconcile/rollout-types.ts";
@@ -274,7 +275,24 @@ export async function writeStatus(
       error,
       block?.reason ?? null,
       block?.detail ?? null,
-      block?.facts ? JSON.stringify(block.facts) : null,
+      block?.facts ? JSON.stringify(factRows(block.facts)) : null,
     ],
   );
+}
+
+/**
+ * The rows `why` prints: one per node considered, with its rejection in words
+ * and in numbers ("memory committed 3.5 GiB + needed 192 MiB > 3.75 GiB").
+ * The volume and address facts, when any, come as rows without a node.
+ */
+export function factRows(facts: Blocked["facts"]): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = facts.nodes.map((v) => ({
+    node_id: v.node_id,
+    ...v.rejection,
+    detail: describeRejection(v.rejection),
+  }));
+  if (facts.in_use) rows.push({ reason: "volume_in_use", ...facts.in_use });
+  if (facts.ipam) rows.push({ reason: "ipam_exhausted", ...facts.ipam });
+  for (const v of facts.volumes ?? []) rows.push({ reason: "volume", ...v });
+  return rows;
 }
