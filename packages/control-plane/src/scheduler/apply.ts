@@ -56,7 +56,12 @@ const instanceEvent = (
 });
 
 /** desired_state → draining with the §3.4 reason; an instance already leaving is left alone. */
-export async function drainInstance(client: PoolClient, meta: CommandMeta, d: Drain, out: Positions) {
+export async function drainInstance(
+  client: PoolClient,
+  meta: CommandMeta,
+  d: { instance_id: string; reason: Drain["reason"] | "env_deleted" },
+  out: Positions,
+) {
   const r = await handleCommand(client, {
     aggregate: instanceAggregate,
     aggregateId: d.instance_id,

@@ -212,7 +212,10 @@ async function reconcileOne(
   await withTransaction(pool, async (client) => {
     await lockGroup(client, g);
     const meta = SCHEDULER_META(requestId);
-    for (const d of decision.drain) await drainInstance(client, meta, d, out);
+    for (const d of decision.drain) {
+      // A deleted env's instances leave for that reason (§3.4), not as a scale-down.
+      await drainInstance(client, meta, desire.env_live ? d : { ...d, reason: "env_deleted" }, out);
+    }
     for (const id of decision.stop) await stopInstance(client, meta, id, now, out);
     if (placed && desire.release && resources && hash) {
       const release = desire.release;

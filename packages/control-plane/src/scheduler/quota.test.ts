@@ -50,7 +50,7 @@ describe("quota exhaustion end to end", () => {
   });
   after(() => t?.close());
 
-  test("max_instances 2 with 3 wanted: 2 placed, the rest blocked org_quota_exceeded, shown by status and why", async () => {
+  test("max_instances 2 with 3 wanted: 2 placed, the rest blocked org_quota_exceeded, shown by status and why; deleting the env drains them (env_deleted)", async () => {
     const node = await enrollNode(t, { hostname: "q1" });
     await t.call("POST", `/v1/nodes/${node.nodeId}/heartbeat`, { auth: bearer(node.credential), body: {} });
     const org = await t.call("POST", "/v1/orgs", { auth: alice, body: { name: "quota" } });
@@ -97,5 +97,25 @@ describe("quota exhaustion end to end", () => {
       (d) => d.dimension === "max_instances",
     );
     assert.equal(inst?.current_usage, 2);
+
+    // Deleting the env drains its instances with reason env_deleted (§2.2, §3.4).
+    const del = await t.call("DELETE", envUrl, { auth: alice });
+    assert.equal(del.status, 204, JSON.stringify(del.body));
+    for (;;) {
+      const { rows: reasons } = await t.db.pool.query(
+        `SELECT DISTINCT payload->>'reason' AS reason FROM events
+          WHERE org_id = $1 AND event_type = 'instance.desired_state_changed' AND payload->>'desired_state' = 'draining'`,
+        [orgId],
+      );
+      if (reasons.length > 0) {
+        assert.deepEqual(
+          reasons.map((r) => r.reason),
+          ["env_deleted"],
+        );
+        break;
+      }
+      if (Date.now() > deadline + 10_000) assert.fail("the env's instances were never drained");
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 });
