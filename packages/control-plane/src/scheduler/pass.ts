@@ -222,7 +222,8 @@ async function reconcileOne(
       const made = await allocateInstances(
         client,
         meta,
-        placed.placements.map((p) => ({
+        // Never more than the (final) decision asked for.
+        placed.placements.slice(0, decision.allocate).map((p) => ({
           g,
           placement: p,
           release_id: release.release_id,

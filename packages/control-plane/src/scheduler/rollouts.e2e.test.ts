@@ -29,7 +29,7 @@ interface Row {
 async function until<T>(
   what: string,
   fn: () => Promise<T | null | undefined | false>,
-  ms = 20_000,
+  ms = 30_000,
 ): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -98,7 +98,9 @@ describe("scheduler with simulated nodes", () => {
   before(async () => {
     t = await startHttpTestServer({
       operators: [OPERATOR_EMAIL],
-      scheduler: { tickMs: 200, heartbeatTimeoutMs: 2500 },
+      // Long enough that a loaded machine's late heartbeat is not silence (which
+      // would make nodes flap offline and rollouts churn), short enough to test it.
+      scheduler: { tickMs: 200, heartbeatTimeoutMs: 6000 },
     });
     const fail = (w: { command: string[] }) => (w.command.includes("--fail") ? "healthcheck_failed" : null);
     for (const hostname of ["n1", "n2"]) {
