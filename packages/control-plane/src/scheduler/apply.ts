@@ -1,18 +1,18 @@
 // Writing one group's decision (spec platform.md §6.3): drains, stops,
 // allocations with their /128, the scheduling block, and scheduler_status,
-// all in the caller's transaction. Each change is an ordinary command on its
-// aggregate, so a concurrent writer makes the transaction fail (and the next
-// pass decide again) rather than write over it.
+// all in the caller's transaction. Instance changes are ordinary commands on
+// their aggregate, so a concurrent writer makes the transaction fail (and the
+// next pass decide again) rather than write over it.
 import {
-  type AggregateDef,
   append,
   type CommandMeta,
+  comparePositions,
   handleCommand,
   type NewEvent,
   newId,
   type PoolClient,
   type Position,
-  type StoredEvent,
+  type Queryable,
 } from "@plfm/kernel";
 import { type InstanceState, instanceAggregate } from "../apps/index.ts";
 import type { GroupRef } from "./facts.ts";
@@ -31,12 +31,7 @@ export const SCHEDULER_META = (requestId: string): CommandMeta => ({
 export class Positions {
   last: Position | null = null;
   add(p: Position | null): void {
-    if (
-      p &&
-      (!this.last || p.txId > this.last.txId || (p.txId === this.last.txId && p.eventId > this.last.eventId))
-    ) {
-      this.last = p;
-    }
+    if (p && (!this.last || comparePositions(p, this.last) > 0)) this.last = p;
   }
 }
 
@@ -195,28 +190,25 @@ function allocatedEvent(instanceId: string, n: NewInstance): NewEvent {
   };
 }
 
-/** The env's current scheduling block per process type, folded from its events (§3.4). */
-interface EnvBlocks {
-  blocks: Map<string, string>;
+/** The reason of the group's last env.scheduling_blocked, unless an _unblocked followed it (§3.4). */
+export async function recordedBlock(db: Queryable, g: GroupRef): Promise<string | null> {
+  const { rows } = await db.query<{ event_type: string; reason: string | null }>(
+    `SELECT event_type, payload->>'reason' AS reason FROM events
+      WHERE aggregate_type = 'env' AND aggregate_id = $1 AND payload->>'process_type' = $2
+        AND event_type IN ('env.scheduling_blocked', 'env.scheduling_unblocked')
+      ORDER BY aggregate_seq DESC LIMIT 1`,
+    [g.env_id, g.process_type],
+  );
+  const last = rows[0];
+  return last?.event_type === "env.scheduling_blocked" ? last.reason : null;
 }
-const envBlocksAggregate: AggregateDef<EnvBlocks> = {
-  aggregateType: "env",
-  initial: () => ({ blocks: new Map() }),
-  evolve: (s: EnvBlocks, e: StoredEvent) => {
-    const p = e.payload as { process_type?: string; reason?: string };
-    if (e.eventType === "env.scheduling_blocked" && p.process_type && p.reason) {
-      s.blocks.set(p.process_type, p.reason);
-    } else if (e.eventType === "env.scheduling_unblocked" && p.process_type) {
-      s.blocks.delete(p.process_type);
-    }
-    return s;
-  },
-};
 
 /**
  * env.scheduling_blocked when the reason differs from the one recorded,
  * env.scheduling_unblocked when a recorded block clears; nothing otherwise
- * (compliance 39). Decided against the env's own log, not a view.
+ * (compliance 39). Read under the group's lock, so two passes cannot both
+ * record one change; appended at the env's current end, since API writes to
+ * the env aggregate are not ours to order against.
  */
 export async function recordBlock(
   client: PoolClient,
@@ -225,35 +217,30 @@ export async function recordBlock(
   block: Block | null,
   out: Positions,
 ) {
-  const r = await handleCommand(client, {
-    aggregate: envBlocksAggregate,
-    aggregateId: g.env_id,
+  const recorded = await recordedBlock(client, g);
+  if ((block?.reason ?? null) === recorded) return;
+  const unblock = block === null;
+  const r = await append(client, {
     meta,
-    maxAttempts: 1,
-    decide: (s) => {
-      const recorded = s.blocks.get(g.process_type) ?? null;
-      const base = { env_id: g.env_id, org_id: g.org_id, app_id: g.app_id, process_type: g.process_type };
-      const event = (eventType: string, payload: Record<string, unknown>): NewEvent => ({
+    events: [
+      {
         aggregateType: "env",
         aggregateId: g.env_id,
-        eventType,
+        eventType: unblock ? "env.scheduling_unblocked" : "env.scheduling_blocked",
         orgId: g.org_id,
         appId: g.app_id,
         envId: g.env_id,
-        payload: { ...base, ...payload },
-      });
-      if (block && block.reason !== recorded) {
-        return {
-          events: [event("env.scheduling_blocked", { reason: block.reason, detail: block.detail })],
-          response: null,
-        };
-      }
-      if (!block && recorded !== null)
-        return { events: [event("env.scheduling_unblocked", {})], response: null };
-      return { events: [], response: null };
-    },
+        payload: {
+          env_id: g.env_id,
+          org_id: g.org_id,
+          app_id: g.app_id,
+          process_type: g.process_type,
+          ...(block ? { reason: block.reason, detail: block.detail } : {}),
+        },
+      },
+    ],
   });
-  out.add(r.position);
+  if (!r.replayed) out.add(r.position);
 }
 
 /** The last pass's conclusion for env status and `why` (not an event). */

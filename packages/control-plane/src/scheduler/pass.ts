@@ -20,6 +20,7 @@ import {
   drainInstance,
   Positions,
   recordBlock,
+  recordedBlock,
   SCHEDULER_META,
   stopInstance,
   writeStatus,
@@ -189,7 +190,6 @@ async function reconcileOne(
         )
       : null;
   let placed = quota && quota.allowed > 0 ? place(quota.allowed) : null;
-  let blocked: (Block & { facts?: Blocked["facts"] }) | null = early;
   const later: Block | null = quota?.limitedBy
     ? {
         reason: `org_quota_exceeded:${quota.limitedBy.dimension}`,
@@ -199,13 +199,14 @@ async function reconcileOne(
       ? { reason: placed.blocked.reason, detail: placed.blocked.detail }
       : null;
   if (!early && later) {
-    blocked =
-      placed?.blocked && !quota?.limitedBy ? { ...later, facts: capFacts(placed.blocked.facts) } : later;
     // Quota and placement blocks do not change what the core decides, only which block it records.
     decision = reconcileGroup(groupFacts({ ...base, blockNow: later, surgePossible }));
-  } else if (decision.block) {
-    blocked = decision.block;
   }
+  // The block as of now (the level; the log gets only its changes), with placement's facts when it is theirs.
+  const blocked: (Block & { facts?: Blocked["facts"] }) | null =
+    decision.blocked && placed?.blocked && decision.blocked.reason === placed.blocked.reason
+      ? { ...decision.blocked, facts: capFacts(placed.blocked.facts) }
+      : decision.blocked;
   if (decision.allocate === 0) placed = null;
 
   let allocated = 0;
@@ -319,18 +320,6 @@ async function failuresOf(db: Queryable, g: GroupRef, deployId: string) {
     at_ms: (r.reported_at ?? r.updated_at).getTime(),
     reason_code: r.reason_code ?? "workload_exited",
   }));
-}
-
-async function recordedBlock(db: Queryable, g: GroupRef): Promise<string | null> {
-  const { rows } = await db.query<{ event_type: string; reason: string | null }>(
-    `SELECT event_type, payload->>'reason' AS reason FROM events
-      WHERE aggregate_type = 'env' AND aggregate_id = $1 AND payload->>'process_type' = $2
-        AND event_type IN ('env.scheduling_blocked', 'env.scheduling_unblocked')
-      ORDER BY aggregate_seq DESC LIMIT 1`,
-    [g.env_id, g.process_type],
-  );
-  const last = rows[0];
-  return last?.event_type === "env.scheduling_blocked" ? last.reason : null;
 }
 
 /**

@@ -116,6 +116,8 @@ export interface Decision {
   drain_blocked: string[];
   /** This group's verdict on the deploy; the caller combines the groups of a deploy. */
   deploy_status?: DeployStatusChange;
+  /** The group's block as of this decision (the level); `block`/`unblock` are its edges against the log. */
+  blocked: Block | null;
   block?: Block;
   unblock?: true;
 }

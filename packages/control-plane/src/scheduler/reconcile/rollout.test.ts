@@ -151,6 +151,8 @@ test("lost nodes: stateless replaced at once; stateful stays and blocks once", (
   const again = reconcileGroup({ ...s, last_recorded_block: "volume_home_node_offline" });
   assert.equal(again.block, undefined);
   assert.equal(again.unblock, undefined);
+  // The edge is not repeated, but the level stays: the caller must not read "no edge" as "not blocked".
+  assert.equal(again.blocked?.reason, "volume_home_node_offline");
   // Back online: the block clears once.
   const back = reconcileGroup({
     ...s,
@@ -290,5 +292,5 @@ test("instances already desired stopped are ignored; NEW spec matching is by has
       instances: [inst("s", { desired_state: "stopped", status: "stopped" }), inst("m", { spec_hash: NEW })],
     }),
   );
-  assert.deepEqual(d, { allocate: 0, drain: [], stop: [], drain_blocked: [] });
+  assert.deepEqual(d, { allocate: 0, drain: [], stop: [], drain_blocked: [], blocked: null });
 });

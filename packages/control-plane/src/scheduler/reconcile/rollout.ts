@@ -198,7 +198,7 @@ export function reconcileGroup(
   facts: GroupFacts,
   settings: ReconcileSettings = DEFAULT_RECONCILE_SETTINGS,
 ): Decision {
-  const d: Decision = { allocate: 0, drain: [], stop: [], drain_blocked: [] };
+  const d: Decision = { allocate: 0, drain: [], stop: [], drain_blocked: [], blocked: null };
   const D = facts.group_spec_hash === null ? 0 : Math.max(0, facts.desired_replicas);
   const g = classify(facts);
   const inFlight = settleLeaving(g, facts, settings, d);
@@ -211,6 +211,7 @@ export function reconcileGroup(
   if (D === 0) planZero(g, facts, d);
   else if (facts.stateful) planStateful(g, facts, plan, inFlight, d);
   else planStateless(g, facts, plan, d);
+  d.blocked = block;
   blockChange(block, facts.last_recorded_block, d);
   const verdict = deployVerdict(facts, g, d, { D, halt, drainFirst }, settings);
   if (verdict !== undefined) d.deploy_status = verdict;
