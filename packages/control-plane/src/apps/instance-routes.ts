@@ -5,6 +5,7 @@
 import { handleCommand, KernelError } from "@plfm/kernel";
 import type { FastifyInstance } from "fastify";
 import { type Static, Type } from "typebox";
+import { idSchema as ulid } from "../http/ids.ts";
 import { PageQuery, pageAfter, toPage } from "../http/pagination.ts";
 import { addRoute, type RouteDeps } from "../http/route.ts";
 import { decideRestart, INSTANCE_STATUSES, instanceAggregate } from "./instance.ts";
@@ -12,7 +13,6 @@ import { type InstancePath, listInstances, readInstance } from "./instance-proje
 import { readEnv } from "./reads.ts";
 import { ProcessType } from "./schemas.ts";
 
-const ulid = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const InstancesParams = Type.Object(
   { org: ulid("org"), app: ulid("app"), env: ulid("env") },
   { additionalProperties: false },

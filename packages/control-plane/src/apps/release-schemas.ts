@@ -2,9 +2,9 @@
 // Digests are plain strings here: a malformed one is `invalid_image_digest`
 // (release.ts), not the schema's generic `invalid_argument`.
 import { Type } from "typebox";
+import { idSchema as ulid } from "../http/ids.ts";
 import { EnvParams, ProcessType } from "./schemas.ts";
 
-const ulid = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const Timestamp = Type.String({ format: "date-time" });
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 

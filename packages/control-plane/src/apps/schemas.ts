@@ -1,8 +1,8 @@
 // Request and response schemas of the apps context (spec platform.md §4.4):
 // they validate requests and generate the OpenAPI document.
 import { Type } from "typebox";
+import { idSchema as ulid } from "../http/ids.ts";
 
-const ulid = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
 export const Name = Type.String({ pattern: "^[a-z][a-z0-9-]*$", minLength: 1, maxLength: 63 });

@@ -1,6 +1,7 @@
 import { KernelError } from "@plfm/kernel";
 import type { FastifyInstance } from "fastify";
 import { type Static, Type } from "typebox";
+import { idSchema } from "../http/ids.ts";
 import { PageQuery, pageAfter, toPage } from "../http/pagination.ts";
 import { addRoute, type RouteContext, type RouteDeps } from "../http/route.ts";
 import type { OrgAccess } from "./principal.ts";
@@ -14,8 +15,8 @@ import {
   updateServicePrincipalScopes,
 } from "./sp-commands.ts";
 
-const OrgId = Type.String({ pattern: "^org_[0-9A-HJKMNP-TV-Z]{26}$" });
-const SpId = Type.String({ pattern: "^sp_[0-9A-HJKMNP-TV-Z]{26}$" });
+const OrgId = idSchema("org");
+const SpId = idSchema("sp");
 const OrgParams = Type.Object({ org: OrgId }, { additionalProperties: false });
 const SpParams = Type.Object({ org: OrgId, sp: SpId }, { additionalProperties: false });
 const Scopes = Type.Array(ScopeList.items, { ...ScopeList, minItems: 1 });

@@ -1,8 +1,8 @@
 // Request and response schemas of the exec context (spec platform.md §7.8).
 import { Type } from "typebox";
+import { idSchema as ulid } from "../http/ids.ts";
 import { CONNECT_TIMEOUT, type ExecLimits, SESSION_TTL, TOKEN_TTL } from "./limits.ts";
 
-const ulid = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const Timestamp = Type.String({ format: "date-time" });
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 

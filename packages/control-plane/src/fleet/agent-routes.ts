@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { type Static, Type } from "typebox";
 import { addPublicRoute } from "../auth/public-route.ts";
 import { TOKEN_PREFIX } from "../auth/tokens.ts";
+import { idSchema } from "../http/ids.ts";
 import type { RouteDeps } from "../http/route.ts";
 import { type EnrollRequest, enrollNode } from "./enrollment.ts";
 import { registerInstanceStatusRoute } from "./instance-status.ts";
@@ -21,10 +22,7 @@ import { buildPlan } from "./plan.ts";
 import { registerPlanStream } from "./plan-stream.ts";
 import { peersOf } from "./reads.ts";
 
-const NodeParams = Type.Object(
-  { node: Type.String({ pattern: "^node_[0-9A-HJKMNP-TV-Z]{26}$" }) },
-  { additionalProperties: false },
-);
+const NodeParams = Type.Object({ node: idSchema("node") }, { additionalProperties: false });
 const Count = Type.Integer({ minimum: 0 });
 // A WireGuard public key: 32 bytes in standard base64.
 const WireguardKey = Type.String({ pattern: "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$" });

@@ -11,10 +11,10 @@ import {
   INSTANCE_STATUSES,
   instanceAggregate,
 } from "../apps/index.ts";
+import { idSchema as ulid } from "../http/ids.ts";
 import type { RouteDeps } from "../http/route.ts";
 import { addNodeRoute } from "./node-auth.ts";
 
-const ulid = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const Params = Type.Object({ node: ulid("node"), instance: ulid("inst") }, { additionalProperties: false });
 const StatusBody = Type.Object(
   {

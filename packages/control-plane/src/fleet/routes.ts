@@ -2,6 +2,7 @@
 // no org in the path, so addRoute checks the token's own scopes/operator flag).
 import type { FastifyInstance } from "fastify";
 import { type Static, Type } from "typebox";
+import { idSchema as Id } from "../http/ids.ts";
 import { PageQuery, pageAfter, toPage } from "../http/pagination.ts";
 import { addRoute, type RouteContext, type RouteDeps } from "../http/route.ts";
 import type { AuditLogger } from "../tenancy/audit.ts";
@@ -15,7 +16,6 @@ import {
 import { type OperatorCommand, revokeNode, setNodeState } from "./node-commands.ts";
 import { listNodes, readNode } from "./reads.ts";
 
-const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 export const NodeParams = Type.Object({ node: Id("node") }, { additionalProperties: false });
 const TokenParams = Type.Object({ token_id: Id("etok") }, { additionalProperties: false });
 const CreateTokenBody = Type.Object(

@@ -8,11 +8,10 @@ import { KernelError, type Pool } from "@plfm/kernel";
 import type { FastifyInstance } from "fastify";
 import { type Static, Type } from "typebox";
 import { addNodeRoute } from "../fleet/node-auth.ts";
+import { idSchema as ulid } from "../http/ids.ts";
 import type { RouteDeps } from "../http/route.ts";
 import { MAX_BATCH_ENTRIES, prepareBatch, RFC3339_NS_PATTERN, type StoredEntry } from "./entries.ts";
 import { wakeLogReaders } from "./wake.ts";
-
-const ulid = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 
 const Entry = Type.Object(
   {

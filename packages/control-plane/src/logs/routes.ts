@@ -6,6 +6,7 @@ import type { FastifyInstance } from "fastify";
 import { type Static, Type } from "typebox";
 import { readEnv } from "../apps/reads.ts";
 import { EnvParams, ProcessType } from "../apps/schemas.ts";
+import { idSchema } from "../http/ids.ts";
 import { addRoute, authorizeRequest, type RouteDeps } from "../http/route.ts";
 import { dateToNs, RFC3339_NS_PATTERN } from "./entries.ts";
 import { registerLogIngestRoute } from "./ingest.ts";
@@ -15,7 +16,7 @@ import { LogWakeups, serveLogStream } from "./stream.ts";
 import { StreamSlots } from "./stream-slots.ts";
 import { resolveWindow } from "./window.ts";
 
-const InstanceId = Type.String({ pattern: "^inst_[0-9A-HJKMNP-TV-Z]{26}$" });
+const InstanceId = idSchema("inst");
 const Time = Type.String({ pattern: RFC3339_NS_PATTERN, maxLength: 64 });
 const Cursor = Type.String({ maxLength: 512 });
 const Filters = {

@@ -1,8 +1,8 @@
 // Request and response schemas of the networking context (spec platform.md
 // §8.4, §8.6): they validate requests and generate the OpenAPI document.
 import { Type } from "typebox";
+import { idSchema as ulid } from "../http/ids.ts";
 
-const ulid = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const Timestamp = Type.String({ format: "date-time" });
 
 export const EnvParams = Type.Object(

@@ -6,9 +6,9 @@ import { handleCommand, KernelError } from "@plfm/kernel";
 import type { FastifyInstance } from "fastify";
 import { type Static, Type } from "typebox";
 import { decideDeployStatus, decideForceStop, deployAggregate, instanceAggregate } from "../apps/index.ts";
+import { idSchema as id } from "../http/ids.ts";
 import { addRoute, type RouteContext, type RouteDeps } from "../http/route.ts";
 
-const id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const DeployParams = Type.Object({ deploy: id("dep") }, { additionalProperties: false });
 const InstanceParams = Type.Object({ instance: id("inst") }, { additionalProperties: false });
 

@@ -3,6 +3,7 @@
 // writes. Every query reads whole tables or one env, never per instance.
 import type { NormalisedManifest } from "@plfm/contracts";
 import type { Queryable } from "@plfm/kernel";
+import type { DeployStatus } from "../apps/deploy.ts";
 import type { DesiredState, InstanceStatus } from "../apps/instance.ts";
 import type { NodeState } from "../fleet/node.ts";
 import { IPAM_COOLDOWN_MS } from "./placement/ipam.ts";
@@ -225,7 +226,7 @@ export async function readGroupDesire(db: Queryable, g: GroupRef): Promise<Group
 
 export interface DeployRow {
   deploy_id: string;
-  status: "queued" | "rolling" | "succeeded" | "failed";
+  status: DeployStatus;
   process_types: string[];
   created_at: Date;
 }

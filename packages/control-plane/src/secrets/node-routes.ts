@@ -6,6 +6,7 @@ import { KernelError, type Queryable } from "@plfm/kernel";
 import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
 import { addNodeRoute } from "../fleet/index.ts";
+import { idSchema as id } from "../http/ids.ts";
 import type { RouteDeps } from "../http/route.ts";
 import { recordAudit } from "../tenancy/audit.ts";
 import { requireKeyring } from "./keyring-config.ts";
@@ -13,7 +14,6 @@ import { mayNodeReadVersion, type PlannedInstance } from "./node-access.ts";
 import { mappingSecretsErrors } from "./problems.ts";
 import { readSecretMaterial } from "./store.ts";
 
-const id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const Params = Type.Object({ node: id("node"), version: id("sv") }, { additionalProperties: false });
 const Material = Type.Object({
   version_id: Type.String(),

@@ -10,6 +10,7 @@ import {
 import { KernelError } from "@plfm/kernel";
 import type { FastifyInstance } from "fastify";
 import { type Static, Type } from "typebox";
+import { idSchema as id } from "../http/ids.ts";
 import { addRoute, type RouteContext, type RouteDeps } from "../http/route.ts";
 import { SECRETS_FORMAT } from "./bundle.ts";
 import { type SecretsCommandEnv, type SecretsOutcome, writeSecrets } from "./commands.ts";
@@ -17,7 +18,6 @@ import { requireKeyring } from "./keyring-config.ts";
 import { secretsProblem } from "./problems.ts";
 import { type EnvRef, readSecretsView, requireEnv } from "./reads.ts";
 
-const id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const EnvParams = Type.Object(
   { org: id("org"), app: id("app"), env: id("env") },
   { additionalProperties: false },

@@ -7,6 +7,7 @@ import { KernelError } from "@plfm/kernel";
 import type { FastifyInstance } from "fastify";
 import { type Static, Type } from "typebox";
 import { addNodeRoute } from "../fleet/index.ts";
+import { idSchema as id } from "../http/ids.ts";
 import type { RouteDeps } from "../http/route.ts";
 import type { StorageCtx } from "./command-kit.ts";
 import { reportRestoreStatus } from "./restore-commands.ts";
@@ -15,7 +16,6 @@ import { reportSnapshotStatus } from "./snapshot-commands.ts";
 import { REPORTABLE_VOLUME_STATES, RESTORE_FAILED_REASONS } from "./state-machines.ts";
 import { reportVolumeState } from "./volume-commands.ts";
 
-const id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
 
 const VolumeStatusParams = Type.Object(

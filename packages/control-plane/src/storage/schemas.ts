@@ -1,8 +1,8 @@
 // Request and response schemas of the storage context (spec platform.md §4.4):
 // they validate requests and generate the OpenAPI document.
 import { Type } from "typebox";
+import { idSchema as id } from "../http/ids.ts";
 
-const id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const Timestamp = Type.String({ format: "date-time" });
 

@@ -1,17 +1,16 @@
 // Request schemas and helpers shared by the tenancy routes.
 import { Type } from "typebox";
+import { idSchema } from "../http/ids.ts";
 import type { RouteContext } from "../http/route.ts";
 import type { AuditLogger } from "./audit.ts";
 import type { CommandEnv } from "./commands.ts";
 
-const ulid = "[0-9A-HJKMNP-TV-Z]{26}";
-
 /** Names of orgs, projects, apps, envs (spec platform.md §2.1). */
 export const Name = Type.String({ pattern: "^[a-z][a-z0-9-]*$", minLength: 1, maxLength: 63 });
 export const Email = Type.String({ pattern: "^[^@\\s]+@[^@\\s]+$", maxLength: 254 });
-export const OrgId = Type.String({ pattern: `^org_${ulid}$` });
-export const MemberId = Type.String({ pattern: `^mem_${ulid}$` });
-export const ProjectId = Type.String({ pattern: `^prj_${ulid}$` });
+export const OrgId = idSchema("org");
+export const MemberId = idSchema("mem");
+export const ProjectId = idSchema("prj");
 export const ExpectedVersion = Type.Integer({ minimum: 0 });
 export const Timestamp = Type.String({ format: "date-time" });
 

@@ -1,17 +1,11 @@
 // Inputs and output of the per-group reconcile core (spec platform.md §6.3).
 // Times are epoch milliseconds handed in by the caller: the core reads no clock.
 
-export type NodeState = "enrolled" | "active" | "draining" | "disabled" | "degraded" | "offline";
-export type DesiredState = "running" | "draining" | "stopped";
-export type InstanceStatus =
-  | "allocated"
-  | "preparing"
-  | "booting"
-  | "ready"
-  | "draining"
-  | "stopped"
-  | "failed";
-export type DeployStatus = "queued" | "rolling" | "succeeded" | "failed";
+import type { DeployStatus } from "../../apps/deploy.ts";
+import type { DesiredState, InstanceStatus } from "../../apps/instance.ts";
+import type { NodeState } from "../../fleet/node.ts";
+
+export type { DeployStatus, DesiredState, InstanceStatus, NodeState };
 export type DeployFailedReason = "timeout" | "too_many_failures" | "crash_loop_backoff";
 /** The §3.4 drain reasons this core emits (env_deleted and operator_restart come from elsewhere). */
 export type DrainReason =

@@ -3,9 +3,9 @@
 // the allocation, and tests can prove workloadSpec() produces only that shape.
 import { Type } from "typebox";
 import { Compile } from "typebox/compile";
+import { idSchema as id } from "../../http/ids.ts";
 
 const strict = { additionalProperties: false } as const;
-const id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const Digest = Type.String({ pattern: "^sha256:[a-f0-9]{64}$" });
 const PosInt = Type.Integer({ minimum: 1 });
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
