@@ -4,7 +4,7 @@
 // appended straight through the kernel, as the scheduler will.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { append, newId } from "@plfm/kernel";
+import { newId } from "@plfm/kernel";
 import { bearer, enrollNode, OPERATOR_EMAIL } from "../fleet/test-kit.ts";
 import {
   assertInvalid,
@@ -13,6 +13,7 @@ import {
   type TestServer,
   user,
 } from "../tenancy/http-test-kit.ts";
+import { allocateInstance } from "./test-allocate.ts";
 
 let t: TestServer;
 const alice = user("alice@example.com");
@@ -32,43 +33,9 @@ async function created(path: string, auth: string, body: unknown, idField: strin
   return String(r.body[idField]);
 }
 
-/** Appends instance.allocated as the scheduler will, and waits for the view. */
-async function allocate(processType: string, nodeId = node1.nodeId): Promise<string> {
-  const instanceId = newId("inst");
-  const r = await append(t.db.pool, {
-    meta: { actorType: "system", actorId: "scheduler", requestId: newId("req") },
-    events: [
-      {
-        aggregateType: "instance",
-        aggregateId: instanceId,
-        eventType: "instance.allocated",
-        orgId: orgA,
-        appId,
-        envId,
-        payload: {
-          instance_id: instanceId,
-          org_id: orgA,
-          app_id: appId,
-          env_id: envId,
-          process_type: processType,
-          node_id: nodeId,
-          desired_state: "running",
-          release_id: newId("rel"),
-          overlay_ipv6: "fd70:6c66:0:1::10",
-          resources_snapshot: {
-            cpu_request: 0.5,
-            memory_limit_bytes: 268435456,
-            ephemeral_disk_bytes: 4294967296,
-          },
-          spec_hash: "h1",
-        },
-      },
-    ],
-  });
-  assert.equal(r.replayed, false);
-  await t.server.kernel.watcher.waitFor(r.position, ["instances"], { timeoutMs: 5000 });
-  return instanceId;
-}
+/** Places an instance as the scheduler will, and waits for the view. */
+const allocate = (processType: string, nodeId = node1.nodeId): Promise<string> =>
+  allocateInstance(t, { orgId: orgA, appId, envId, nodeId, processType });
 
 const statusUrl = (node: string, inst: string) => `/v1/nodes/${node}/instances/${inst}/status`;
 let clock = 0;

@@ -125,3 +125,18 @@ export function assertProblem(r: Reply, status: number, code: string, field?: st
     assert.ok(fields.includes(field), `expected a problem on ${field}: ${JSON.stringify(r.body)}`);
   }
 }
+
+/** Polls `fn` until it returns something truthy (then returns it), or fails after `ms`. */
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  ms = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

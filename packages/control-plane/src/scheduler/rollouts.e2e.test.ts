@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { releaseBody } from "../apps/release-test-kit.ts";
 import { type SimNode, startSimNode } from "../fleet/sim-node.ts";
 import { OPERATOR_EMAIL } from "../fleet/test-kit.ts";
-import { type HttpTestServer, startHttpTestServer } from "../http/test-server.ts";
+import { type HttpTestServer, startHttpTestServer, until } from "../http/test-server.ts";
 import { user } from "../tenancy/http-test-kit.ts";
 
 const alice = user("alice@example.com");
@@ -24,20 +24,6 @@ interface Row {
   desired_state: string;
   release_id: string;
   secrets_version_id: string | null;
-}
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined | false>,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe("scheduler with simulated nodes", () => {

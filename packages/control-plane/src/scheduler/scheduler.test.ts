@@ -5,24 +5,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { releaseBody } from "../apps/release-test-kit.ts";
 import { bearer, type EnrolledNode, enrollNode, OPERATOR_EMAIL } from "../fleet/test-kit.ts";
-import { type HttpTestServer, startHttpTestServer } from "../http/test-server.ts";
+import { type HttpTestServer, startHttpTestServer, until } from "../http/test-server.ts";
 import { user } from "../tenancy/http-test-kit.ts";
 
 const alice = user("alice@example.com");
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined | false>,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("scheduler", () => {
   let t: HttpTestServer;
