@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { createLogger, KernelRuntime, type Logger, type Projection } from "@plfm/kernel";
+import { createLogger, KernelRuntime, type LeaderTask, type Logger, type Projection } from "@plfm/kernel";
 import type { FastifyInstance } from "fastify";
 import { formatListenAddr, type ListenAddress, type ServerConfig } from "./config.ts";
 import { contexts } from "./contexts.ts";
@@ -64,6 +64,8 @@ export async function startServer(
   // The kernel's workers: the feed hub and read-your-writes watcher in every
   // replica; the projection runner and clean-ups only in the one holding the
   // lease (spec platform.md §1). Started below, stopped after HTTP, before the pool.
+  // Each context's singletons, run separately so one failing restarts alone.
+  const leaderTasks: LeaderTask[] = [];
   const kernel = new KernelRuntime({
     pool: database.pool,
     url: database.url,
@@ -71,13 +73,8 @@ export async function startServer(
     leaseName: "plfm-singletons",
     metrics: metrics.kernel,
     logger,
-    // Read when the lease is won, after `deps` below exists.
-    leaderTasks: [
-      (signal) =>
-        Promise.all(contexts.flatMap((c) => c.leaderTasks?.(deps) ?? []).map((t) => t(signal))).then(
-          () => {},
-        ),
-    ],
+    // Filled below once `deps` exists; read when the lease is won.
+    leaderTasks,
   });
   const deps: RouteDeps = {
     pool: database.pool,
@@ -103,6 +100,7 @@ export async function startServer(
   // Bounded contexts register their routes here, after the OpenAPI collector.
   await registerOpenApi(app, "1");
   for (const context of contexts) context.registerRoutes(app, deps);
+  for (const context of contexts) leaderTasks.push(...(context.leaderTasks?.(deps) ?? []));
 
   let closing: Promise<void> | null = null;
   const close = () => {

@@ -138,3 +138,37 @@ test("the leader cleans expired idempotency records and keeps live ones", async 
   ]);
   assert.equal(events.rows[0].n, 1);
 });
+
+test("leader tasks run on the leader only, restart after a failure, and end with the runtime", async () => {
+  const runs: string[] = [];
+  let ended = 0;
+  const task = async (signal: AbortSignal) => {
+    runs.push("start");
+    if (runs.length === 1) throw new Error("first run fails");
+    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    ended++;
+  };
+  const r = new KernelRuntime({
+    pool: db.pool,
+    url: db.url,
+    projections: [],
+    leaseName: "test-leader-tasks",
+    leaderTasks: [task],
+  });
+  const standby = new KernelRuntime({
+    pool: db.pool,
+    url: db.url,
+    projections: [],
+    leaseName: "test-leader-tasks",
+    leaderTasks: [async () => void runs.push("standby")],
+  });
+  await r.start();
+  await until("the leader", () => r.isLeader);
+  await standby.start();
+  await until("the restart after the failure", () => runs.length === 2, 5_000);
+  await r.stop();
+  assert.equal(ended, 1, "the task saw the abort and returned");
+  await until("the standby takes over", () => runs.includes("standby"));
+  await standby.stop();
+  assert.deepEqual(runs.slice(0, 2), ["start", "start"]);
+});

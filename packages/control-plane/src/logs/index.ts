@@ -1,4 +1,5 @@
 import type { BoundedContext } from "../context.ts";
+import { runLogRetention } from "./retention.ts";
 import { registerLogRoutes } from "./routes.ts";
 
 /**
@@ -11,4 +12,11 @@ export const logs: BoundedContext = {
   migrations: new URL("./migrations", import.meta.url).pathname,
   projections: [],
   registerRoutes: registerLogRoutes,
+  leaderTasks: (deps) => [
+    (signal) =>
+      runLogRetention(
+        { pool: deps.pool, now: deps.now, logger: deps.log ?? { info: () => {}, warn: () => {} } },
+        signal,
+      ),
+  ],
 };

@@ -11,7 +11,6 @@ import { addRoute, authorizeRequest, type RouteDeps } from "../http/route.ts";
 import { dateToNs, RFC3339_NS_PATTERN } from "./entries.ts";
 import { registerLogIngestRoute } from "./ingest.ts";
 import { type LogFilter, readTail, scanAfter } from "./read.ts";
-import { startLogRetention } from "./retention.ts";
 import { LogWakeups, serveLogStream } from "./stream.ts";
 import { StreamSlots } from "./stream-slots.ts";
 import { resolveWindow } from "./window.ts";
@@ -99,13 +98,6 @@ export function registerLogRoutes(app: FastifyInstance, deps: RouteDeps): void {
     },
   });
   registerLogStream(app, deps);
-  const stopRetention = startLogRetention({
-    pool: deps.pool,
-    isLeader: () => deps.kernel.isLeader,
-    now: deps.now,
-    logger: app.log,
-  });
-  app.addHook("onClose", async () => stopRetention());
 }
 
 function registerLogStream(app: FastifyInstance, deps: RouteDeps): void {
