@@ -2,11 +2,11 @@
 // transaction per command retried whole on a concurrent writer, and name claims.
 import {
   type CommandMeta,
+  type CommandOutcome,
   type CommandResult,
   type IdempotencyRequest,
   KernelError,
   type Pool,
-  type Position,
   runInTransaction,
   sqlState,
   UNIQUE_VIOLATION,
@@ -24,11 +24,8 @@ export interface Ctx {
   now: Date;
 }
 
-export interface CommandOutcome<R> {
-  response: R;
-  position: Position | null;
-  replayed: boolean;
-}
+/** What a command returns (the kernel's shape). */
+export type { CommandOutcome };
 
 export const fixedClock = (at: Date) => ({ now: () => at });
 

@@ -1,4 +1,5 @@
 import {
+  type CommandOutcome,
   type IdempotencyRequest,
   KernelError,
   type KernelRuntime,
@@ -65,6 +66,20 @@ export interface RouteResult {
   /** Wait until these projections pass `position` before answering (read-your-writes). */
   wait?: { position: Position | null; projections: readonly string[] };
   replayed?: boolean;
+}
+
+/** A write's answer (204 when there is no body), once `projections` have caught up. */
+export function written<R>(
+  status: number,
+  r: CommandOutcome<R>,
+  projections: readonly string[],
+): RouteResult {
+  return {
+    status: r.response === null ? 204 : status,
+    ...(r.response === null ? {} : { body: r.response }),
+    replayed: r.replayed,
+    wait: { position: r.position, projections },
+  };
 }
 
 export interface RouteSpec<B, P, Q> {

@@ -4,6 +4,7 @@
 import {
   type AggregateDef,
   type CommandMeta,
+  type CommandOutcome,
   type CommandResult,
   evolvePending,
   handleCommand,
@@ -11,15 +12,11 @@ import {
   type NewEvent,
   type Pool,
   type PoolClient,
-  type Position,
   runInTransaction,
 } from "@plfm/kernel";
 
-export interface CommandOutcome<R> {
-  response: R;
-  position: Position | null;
-  replayed: boolean;
-}
+/** What a command returns (the kernel's shape). */
+export type { CommandOutcome };
 
 /** Who runs a command, and under which request (a user or SP over the API, or a node). */
 export interface StorageCtx {

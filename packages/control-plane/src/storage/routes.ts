@@ -3,10 +3,10 @@
 import type { FastifyInstance } from "fastify";
 import type { Static } from "typebox";
 import { PageQuery } from "../http/pagination.ts";
-import { addRoute, type RouteContext, type RouteDeps, type RouteResult } from "../http/route.ts";
+import { addRoute, type RouteContext, type RouteDeps, written } from "../http/route.ts";
 import type { EnvRef } from "./attachment.ts";
 import { createAttachment, deleteAttachment } from "./attachment-commands.ts";
-import type { CommandOutcome, StorageCtx } from "./command-kit.ts";
+import type { StorageCtx } from "./command-kit.ts";
 import { envIsLive, envNotFound } from "./guards.ts";
 import { listAttachments, listVolumes, readVolume } from "./reads.ts";
 import {
@@ -39,19 +39,7 @@ export function storageCtx(ctx: RouteContext<unknown, unknown, unknown>, scope?:
   };
 }
 
-/** A write's answer (204 when there is no body), once `projections` have caught up. */
-export function written<R>(
-  status: number,
-  r: CommandOutcome<R>,
-  projections: readonly string[],
-): RouteResult {
-  return {
-    status: r.response === null ? 204 : status,
-    ...(r.response === null ? {} : { body: r.response }),
-    replayed: r.replayed,
-    wait: { position: r.position, projections },
-  };
-}
+export { written };
 
 const envOf = (p: { org: string; app: string; env: string }): EnvRef => ({
   orgId: p.org,

@@ -2,6 +2,7 @@
 // and the environment every tenancy command shares.
 import {
   append,
+  type CommandOutcome,
   evolvePending,
   findReplay,
   handleCommand,
@@ -9,7 +10,6 @@ import {
   KernelError,
   newId,
   type Pool,
-  type Position,
   type Queryable,
   wakeReaders,
   withTransaction,
@@ -28,11 +28,8 @@ import {
   orgView,
 } from "./org.ts";
 
-export interface CommandOutcome<R> {
-  response: R;
-  position: Position | null;
-  replayed: boolean;
-}
+/** What a command returns (the kernel's shape). */
+export type { CommandOutcome };
 
 const fixedClock = (at: Date) => ({ now: () => at });
 
