@@ -343,9 +343,14 @@ async function settleDeploys(
     const change = combine(deploy, vs, await targetedProcesses(pool, deploy));
     if (change) await setDeployStatus(pool, deployId, change, now, requestId, out);
   }
+  // Superseded = a newer deploy exists in the env and took over every process type. Asking only
+  // "no desired release points to it" would also catch a deploy whose env_desired_releases rows the
+  // (separate) projection has not applied yet, and fail a brand-new deploy.
   const { rows: superseded } = await pool.query<{ deploy_id: string }>(
     `SELECT d.deploy_id FROM deploys d
       WHERE d.status IN ('queued', 'rolling')
+        AND EXISTS (SELECT 1 FROM deploys n
+                     WHERE n.env_id = d.env_id AND (n.created_at, n.deploy_id) > (d.created_at, d.deploy_id))
         AND NOT EXISTS (SELECT 1 FROM env_desired_releases r WHERE r.deploy_id = d.deploy_id)`,
   );
   for (const { deploy_id } of superseded) {

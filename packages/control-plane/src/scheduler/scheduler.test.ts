@@ -131,4 +131,34 @@ describe("scheduler", () => {
       ["node_offline"],
     );
   });
+
+  test("a deploy is superseded only by a newer one that took over its processes", async () => {
+    // A second env: its only node is offline now, so its deploys cannot finish.
+    const env2 = await t.call("POST", `${appUrl}/envs`, { auth: alice, body: { name: "staging" } });
+    const env2Url = `${appUrl}/envs/${env2.body.env_id}`;
+    const rel = async () =>
+      String(
+        (await t.call("POST", `${appUrl}/releases`, { auth: alice, body: releaseBody() })).body.release_id,
+      );
+    const first = await t.call("POST", `${env2Url}/deploys`, {
+      auth: alice,
+      body: { release_id: await rel() },
+    });
+    // Several passes: a new deploy whose desired releases are not yet in their view is not superseded.
+    await new Promise((r) => setTimeout(r, 800));
+    const status = async (id: unknown) =>
+      (await t.call("GET", `${env2Url}/deploys/${id}`, { auth: alice })).body as Record<string, unknown>;
+    assert.notEqual((await status(first.body.deploy_id)).status, "failed");
+    const second = await t.call("POST", `${env2Url}/deploys`, {
+      auth: alice,
+      body: { release_id: await rel() },
+    });
+    const superseded = await until("the first deploy superseded", async () => {
+      const s = await status(first.body.deploy_id);
+      return s.status === "failed" ? s : null;
+    });
+    assert.equal(superseded.failed_reason, "superseded");
+    await new Promise((r) => setTimeout(r, 600));
+    assert.notEqual((await status(second.body.deploy_id)).status, "failed");
+  });
 });
